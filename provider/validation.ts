@@ -1,0 +1,240 @@
+// check(): every rule names the property and what is allowed, and runs before any KMS call.
+import { CheckFailure } from "@pulumi/pulumi/dynamic";
+import { INPUT_NAMES } from "./inputs";
+import { PROVIDER_TAG_PREFIX } from "./plan";
+
+/** The value Pulumi passes for an input not yet known during preview. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Key usages allowed for each key spec, as KMS enforces them. */
+export const USAGES_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
+  SYMMETRIC_DEFAULT: ["ENCRYPT_DECRYPT"],
+  RSA_2048: ["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
+  RSA_3072: ["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
+  RSA_4096: ["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
+  ECC_NIST_P256: ["SIGN_VERIFY", "KEY_AGREEMENT"],
+  ECC_NIST_P384: ["SIGN_VERIFY", "KEY_AGREEMENT"],
+  ECC_NIST_P521: ["SIGN_VERIFY", "KEY_AGREEMENT"],
+  ECC_SECG_P256K1: ["SIGN_VERIFY"],
+  ECC_NIST_EDWARDS25519: ["SIGN_VERIFY"],
+  HMAC_224: ["GENERATE_VERIFY_MAC"],
+  HMAC_256: ["GENERATE_VERIFY_MAC"],
+  HMAC_384: ["GENERATE_VERIFY_MAC"],
+  HMAC_512: ["GENERATE_VERIFY_MAC"],
+  SM2: ["ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"],
+  ML_DSA_44: ["SIGN_VERIFY"],
+  ML_DSA_65: ["SIGN_VERIFY"],
+  ML_DSA_87: ["SIGN_VERIFY"],
+  ML_KEM_512: ["ENCAPSULATE_DECAPSULATE"],
+  ML_KEM_768: ["ENCAPSULATE_DECAPSULATE"],
+  ML_KEM_1024: ["ENCAPSULATE_DECAPSULATE"],
+};
+export const KEY_SPECS = Object.keys(USAGES_BY_SPEC);
+export const KEY_USAGES = [
+  "ENCRYPT_DECRYPT",
+  "SIGN_VERIFY",
+  "GENERATE_VERIFY_MAC",
+  "KEY_AGREEMENT",
+  "ENCAPSULATE_DECAPSULATE",
+];
+
+export const LIMITS = {
+  descriptionLength: 8192,
+  policyBytes: 32768,
+  tagCount: 50,
+  tagKeyLength: 128,
+  tagValueLength: 256,
+  deletionWindowInDays: { min: 7, max: 30 },
+  rotationPeriodInDays: { min: 90, max: 2560 },
+} as const;
+
+/** Properties check() adds or the engine passes along, besides the declared inputs. */
+const PASSED_THROUGH = ["__provider", "keyState"];
+
+export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
+  const failures: CheckFailure[] = [];
+  const fail = (property: string, reason: string) => failures.push({ property, reason });
+  const known = (name: string) => news[name] !== undefined && news[name] !== null && news[name] !== UNKNOWN;
+
+  for (const name of Object.keys(news)) {
+    if (!(INPUT_NAMES as readonly string[]).includes(name) && !PASSED_THROUGH.includes(name)) {
+      fail(name, `${name} is not an input of KmsKey; the inputs are: ${INPUT_NAMES.join(", ")}`);
+    }
+  }
+
+  for (const name of ["enabled", "enableKeyRotation", "multiRegion", "bypassPolicyLockoutSafetyCheck", "allowInsecureEndpoint"]) {
+    if (known(name) && typeof news[name] !== "boolean") fail(name, `${name} must be true or false; got ${show(news[name])}`);
+  }
+
+  if (known("description")) {
+    const description = news.description;
+    if (typeof description !== "string") fail("description", `description must be a string; got ${show(description)}`);
+    else if (description.length > LIMITS.descriptionLength) {
+      fail("description", `description must be at most ${LIMITS.descriptionLength} characters; got ${description.length}`);
+    }
+  }
+
+  const usage = known("keyUsage") ? news.keyUsage : undefined;
+  const spec = known("keySpec") ? news.keySpec : undefined;
+  if (usage !== undefined && (typeof usage !== "string" || !KEY_USAGES.includes(usage))) {
+    fail("keyUsage", `keyUsage must be one of ${KEY_USAGES.join(", ")}; got ${show(usage)}`);
+  }
+  if (spec !== undefined && (typeof spec !== "string" || !KEY_SPECS.includes(spec))) {
+    fail("keySpec", `keySpec must be one of ${KEY_SPECS.join(", ")}; got ${show(spec)}`);
+  }
+  const specOk = spec === undefined || (typeof spec === "string" && KEY_SPECS.includes(spec));
+  const usageOk = usage === undefined || (typeof usage === "string" && KEY_USAGES.includes(usage));
+  if (specOk && usageOk && (news.keyUsage !== UNKNOWN && news.keySpec !== UNKNOWN)) {
+    const effectiveSpec = (spec as string | undefined) ?? "SYMMETRIC_DEFAULT";
+    const effectiveUsage = (usage as string | undefined) ?? "ENCRYPT_DECRYPT";
+    const allowed = USAGES_BY_SPEC[effectiveSpec];
+    if (!allowed.includes(effectiveUsage)) {
+      fail(
+        "keyUsage",
+        `keyUsage ${effectiveUsage} is not allowed with keySpec ${effectiveSpec}; KMS allows ${allowed.join(" or ")} for that spec` +
+          (usage === undefined ? " (keyUsage defaults to ENCRYPT_DECRYPT)" : ""),
+      );
+    }
+  }
+
+  if (known("policy")) validatePolicy(news.policy, fail);
+  if (known("tags")) validateTags(news.tags, fail);
+
+  if (known("deletionWindowInDays")) {
+    const { min, max } = LIMITS.deletionWindowInDays;
+    if (!isWholeNumberIn(news.deletionWindowInDays, min, max)) {
+      fail("deletionWindowInDays", `deletionWindowInDays must be a whole number of days from ${min} to ${max}; got ${show(news.deletionWindowInDays)}`);
+    }
+  }
+
+  if (known("rotationPeriodInDays")) {
+    const { min, max } = LIMITS.rotationPeriodInDays;
+    if (!isWholeNumberIn(news.rotationPeriodInDays, min, max)) {
+      fail("rotationPeriodInDays", `rotationPeriodInDays must be a whole number of days from ${min} to ${max}; got ${show(news.rotationPeriodInDays)}`);
+    } else if (news.enableKeyRotation !== true && news.enableKeyRotation !== UNKNOWN) {
+      fail("rotationPeriodInDays", "rotationPeriodInDays applies only with enableKeyRotation: true; set enableKeyRotation: true or remove rotationPeriodInDays");
+    }
+  }
+  if (news.enableKeyRotation === true && specOk && spec !== undefined && spec !== "SYMMETRIC_DEFAULT") {
+    fail("enableKeyRotation", `enableKeyRotation: true needs keySpec SYMMETRIC_DEFAULT; KMS does not rotate ${String(spec)} keys`);
+  }
+
+  if (known("region")) {
+    const region = news.region;
+    if (typeof region !== "string" || !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(region) || region.length > 64) {
+      fail("region", `region must be a region name of lowercase letters, digits and dashes, such as us-east-1; got ${show(region)}`);
+    }
+  }
+  if (known("endpoint")) {
+    const reason = endpointProblem(news.endpoint, news.allowInsecureEndpoint === true);
+    if (reason) fail("endpoint", reason);
+  }
+  return failures;
+}
+
+function validatePolicy(policy: unknown, fail: (property: string, reason: string) => void): void {
+  if (typeof policy !== "string") {
+    fail("policy", `policy must be a JSON document given as a string (use JSON.stringify); got ${show(policy)}`);
+    return;
+  }
+  const bytes = Buffer.byteLength(policy, "utf8");
+  if (bytes > LIMITS.policyBytes) {
+    fail("policy", `policy must be at most ${LIMITS.policyBytes} bytes (32 KB); got ${bytes}`);
+    return;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(policy);
+  } catch (err) {
+    fail("policy", `policy must be a JSON object; it does not parse: ${(err as Error).message}`);
+    return;
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    fail("policy", "policy must be a JSON object, such as {\"Version\":\"2012-10-17\",\"Statement\":[...]}");
+  } else if (!("Statement" in parsed)) {
+    fail("policy", "policy must have a Statement list, as every KMS key policy does");
+  }
+}
+
+function validateTags(tags: unknown, fail: (property: string, reason: string) => void): void {
+  if (tags === null || typeof tags !== "object" || Array.isArray(tags)) {
+    fail("tags", `tags must be a map of tag keys to string values; got ${show(tags)}`);
+    return;
+  }
+  const entries = Object.entries(tags as Record<string, unknown>);
+  if (entries.length > LIMITS.tagCount) {
+    fail("tags", `tags may hold at most ${LIMITS.tagCount} tags; got ${entries.length}`);
+  }
+  for (const [key, value] of entries) {
+    if (key.length === 0 || key.length > LIMITS.tagKeyLength) {
+      fail("tags", `each tag key must be 1 to ${LIMITS.tagKeyLength} characters; got ${show(key)} (${key.length})`);
+    } else if (key.toLowerCase().startsWith("aws:")) {
+      fail("tags", `tag keys may not start with "aws:" (reserved by AWS); got ${show(key)}`);
+    } else if (key.startsWith(PROVIDER_TAG_PREFIX)) {
+      fail("tags", `tag keys may not start with "${PROVIDER_TAG_PREFIX}" (used by this provider); got ${show(key)}`);
+    } else if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(key)) {
+      fail("tags", `tag key ${show(key)} may hold only letters, digits, spaces and _ . : / = + - @`);
+    }
+    if (value === UNKNOWN) continue;
+    if (typeof value !== "string") {
+      fail("tags", `tag ${show(key)} must have a string value; got ${show(value)}`);
+    } else if (value.length > LIMITS.tagValueLength) {
+      fail("tags", `tag ${show(key)} has a value of ${value.length} characters; at most ${LIMITS.tagValueLength} are allowed`);
+    }
+  }
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** Why an endpoint is refused, or undefined when it is fine. Never echoes credentials given in the URL. */
+export function endpointProblem(endpoint: unknown, allowInsecure: boolean): string | undefined {
+  if (typeof endpoint !== "string") return `endpoint must be a URL string such as https://kms.us-east-1.amazonaws.com; got ${show(endpoint)}`;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return `endpoint must be an http:// or https:// URL such as https://kms.us-east-1.amazonaws.com; got ${show(endpoint)}`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return `endpoint must be an http:// or https:// URL; got the scheme ${url.protocol}`;
+  }
+  if (url.username || url.password) {
+    return "endpoint must not carry credentials (user:password@); credentials come from the AWS SDK's default chain (environment, profile, role)";
+  }
+  if (url.search || url.hash) return "endpoint must not have a query string or fragment";
+  if (url.protocol === "http:" && !LOOPBACK_HOSTS.test(url.hostname) && !allowInsecure) {
+    return `endpoint ${url.origin} uses plain http to a host that is not loopback; use https, or set allowInsecureEndpoint: true to accept an unencrypted connection`;
+  }
+  return undefined;
+}
+
+const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/i;
+// Any partition and service name (the seed's example is arn:aws:verenc:111122223333:key/...).
+const KEY_ARN = /^arn:[a-z0-9-]*:[a-z0-9-]+:([a-z0-9-]*:)?[0-9]{12}:key\/([^/:\s]+)$/i;
+
+/** The key ID inside a key ID or key ARN, or an error naming the value given. */
+export function parseKeyReference(reference: string): { keyId: string } | { error: string } {
+  if (KEY_ID.test(reference)) return { keyId: reference };
+  const arn = KEY_ARN.exec(reference);
+  if (arn && KEY_ID.test(arn[2])) return { keyId: arn[2] };
+  return {
+    error:
+      `the key ID ${show(reference)} is neither a key ID (a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- and 32 hex digits) ` +
+      `nor a key ARN (arn:PARTITION:SERVICE:[REGION:]ACCOUNT:key/KEY-ID)`,
+  };
+}
+
+function isWholeNumberIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (value === undefined) return "nothing";
+  try {
+    const text = JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return String(value);
+  }
+}
