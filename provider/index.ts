@@ -1,0 +1,3 @@
+// What the KmsKey resource loads at run time, in the engine's provider process.
+export { KeyProvider } from "./keyProvider";
+export type { KeyInputs, KeyOutputs } from "./inputs";

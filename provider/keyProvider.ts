@@ -1,0 +1,295 @@
+// The ResourceProvider for KmsKey: check and diff are pure; read observes; create, update and delete act.
+import * as dynamic from "@pulumi/pulumi/dynamic";
+import { CheckedInputs, connectionOf, DEFAULTS, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
+import { jsonEqual } from "./json";
+import { kmsClient } from "./kms/client";
+import { KeyNotFoundError } from "./kms/errors";
+import { createKey, describeKey, observedFrom, readKey, runAction } from "./kms/gateway";
+import {
+  isPendingDeletion,
+  KeyAction,
+  ObservedKey,
+  Plan,
+  planAfterCreate,
+  planDelete,
+  planUpdate,
+  STATE_AFTER_CANCEL,
+} from "./plan";
+import { parseKeyReference, UNKNOWN, validateInputs } from "./validation";
+
+/** Changing these makes a different key: KMS can't change them in place. */
+export const REPLACE_ON_CHANGE = ["keyUsage", "keySpec", "multiRegion"] as const;
+
+/** Inputs that only this provider uses (KMS can't report them): carried over from state on refresh. */
+const STATE_ONLY_INPUTS = [
+  "deletionWindowInDays",
+  "bypassPolicyLockoutSafetyCheck",
+  "region",
+  "endpoint",
+  "allowInsecureEndpoint",
+] as const;
+
+/** Inputs compared by diff to decide on an update. */
+const UPDATABLE = [
+  "keyState",
+  "enabled",
+  "description",
+  "tags",
+  "enableKeyRotation",
+  "rotationPeriodInDays",
+  ...STATE_ONLY_INPUTS,
+] as const;
+
+type Props = Record<string, unknown>;
+
+export class KeyProvider implements dynamic.ResourceProvider {
+  async check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
+    const failures = validateInputs(news);
+    if (failures.length > 0) return { failures };
+    return { inputs: withDefaults(news) };
+  }
+
+  async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
+    return diffKey(olds, news);
+  }
+
+  async create(inputs: Props): Promise<dynamic.CreateResult> {
+    const declared = inputs as KeyInputs;
+    const desired = desiredKey(declared);
+    const connection = connectionOf(declared);
+    const metadata = await createKey(connection, desired);
+    let observed = observedFrom(metadata, {
+      policy: desired.policy,
+      rotation: { enabled: false },
+      tags: desired.tags,
+    });
+    const actions = planAfterCreate(desired);
+    try {
+      observed = await runPlan(connection, observed, { actions });
+    } catch (err) {
+      // The key exists: hand it to the engine with the error so it stays tracked.
+      throw await partialFailure(err, inputs, observed);
+    }
+    return { id: observed.keyId, outs: outputsOf(inputs, observed) };
+  }
+
+  async read(id: string, props: Props): Promise<dynamic.ReadResult> {
+    const reference = parseKeyReference(id);
+    if ("error" in reference) throw new Error(`cannot read the key: ${reference.error}`);
+    const importing = props.keyId === undefined;
+    const observed = await readKey(connectionOf(props as KeyInputs), reference.keyId);
+    // Only NotFoundException means gone; a key pending deletion is still here and can be brought back.
+    if (!observed) return {};
+    const outputs = outputsOf(props, observed, importing);
+    return { id: observed.keyId, props: outputs, inputs: inputsOf(outputs) };
+  }
+
+  async update(id: string, _olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+    const declared = news as KeyInputs;
+    const connection = connectionOf(declared);
+    const observed = await readKey(connection, id);
+    if (!observed) {
+      const gone = new KeyNotFoundError(id, "update");
+      gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` creates a new key";
+      throw gone;
+    }
+    const desired = desiredKey(declared);
+    let after: ObservedKey;
+    let plan: Plan;
+    try {
+      ({ observed: after, plan } = await reconcile(connection, desired, observed));
+    } catch (err) {
+      throw await partialFailure(err, news, undefined, id);
+    }
+    if (plan.refusal) throw await partialFailure(new Error(plan.refusal), news, after);
+    return { outs: outputsOf(news, after) };
+  }
+
+  async delete(id: string, props: Props): Promise<void> {
+    const connection = connectionOf(props as KeyInputs);
+    const client = kmsClient(connection);
+    const metadata = await describeKey(client, id);
+    const window = (props.deletionWindowInDays as number | undefined) ?? DEFAULTS.deletionWindowInDays;
+    for (const action of planDelete(metadata ? observedFrom(metadata) : undefined, window)) {
+      await runAction(client, id, action);
+    }
+  }
+}
+
+/** Runs the update plan; after a cancel, plans the rest again from the state KMS actually left. */
+async function reconcile(
+  connection: ReturnType<typeof connectionOf>,
+  desired: ReturnType<typeof desiredKey>,
+  observed: ObservedKey,
+): Promise<{ observed: ObservedKey; plan: Plan }> {
+  let plan = planUpdate(desired, observed);
+  if (plan.actions[0]?.kind === "cancelDeletion") {
+    const cancelled = await runPlan(connection, observed, { actions: [plan.actions[0]] });
+    if (cancelled.keyState !== STATE_AFTER_CANCEL) plan = planUpdate(desired, cancelled);
+    else plan = { actions: plan.actions.slice(1), refusal: plan.refusal };
+    return { observed: await runPlan(connection, cancelled, plan), plan };
+  }
+  return { observed: await runPlan(connection, observed, plan), plan };
+}
+
+/** Makes the calls in order and returns the key as they leave it. */
+async function runPlan(
+  connection: ReturnType<typeof connectionOf>,
+  observed: ObservedKey,
+  plan: Pick<Plan, "actions">,
+): Promise<ObservedKey> {
+  const client = kmsClient(connection);
+  let key = observed;
+  for (const action of plan.actions) {
+    const state = await runAction(client, key.keyId, action);
+    key = applied(key, action, state);
+  }
+  return key;
+}
+
+/** The key as a successful call leaves it. */
+export function applied(key: ObservedKey, action: KeyAction, state: string | undefined): ObservedKey {
+  const next: ObservedKey = { ...key, keyState: state ?? key.keyState };
+  if (!isPendingDeletion(next.keyState)) next.deletionDate = undefined;
+  switch (action.kind) {
+    case "updateDescription":
+      next.description = action.description;
+      break;
+    case "putPolicy":
+      next.policy = action.policy;
+      break;
+    case "enableRotation":
+      next.enableKeyRotation = true;
+      next.rotationPeriodInDays = action.rotationPeriodInDays;
+      break;
+    case "disableRotation":
+      next.enableKeyRotation = false;
+      next.rotationPeriodInDays = undefined;
+      break;
+    case "tag":
+      next.tags = { ...(key.tags ?? {}), ...action.tags };
+      break;
+    case "untag":
+      next.tags = Object.fromEntries(Object.entries(key.tags ?? {}).filter(([k]) => !action.tagKeys.includes(k)));
+      break;
+  }
+  return next;
+}
+
+/** An error that carries the key's id and properties, so the engine keeps tracking a key that exists. */
+async function partialFailure(err: unknown, inputs: Props, known: ObservedKey | undefined, id?: string): Promise<Error> {
+  const error = err instanceof Error ? err : new Error(String(err));
+  let observed = known;
+  if (!observed && id) {
+    observed = await readKey(connectionOf(inputs as KeyInputs), id).catch(() => undefined);
+  }
+  if (!observed) return error;
+  return Object.assign(error, {
+    id: observed.keyId,
+    properties: { ...outputsOf(inputs, observed), __provider: inputs.__provider },
+  });
+}
+
+/** Inputs with defaults filled in, plus the key state they ask for (so previews show keyState changes). */
+export function withDefaults(news: Props): CheckedInputs {
+  const inputs = stripUndefined(news) as KeyInputs & Props;
+  const enabled = inputs.enabled ?? DEFAULTS.enabled;
+  const rotation = inputs.enableKeyRotation ?? DEFAULTS.enableKeyRotation;
+  const checked: CheckedInputs & Props = {
+    ...inputs,
+    description: inputs.description ?? DEFAULTS.description,
+    keyUsage: inputs.keyUsage ?? DEFAULTS.keyUsage,
+    keySpec: inputs.keySpec ?? DEFAULTS.keySpec,
+    enabled,
+    multiRegion: inputs.multiRegion ?? DEFAULTS.multiRegion,
+    enableKeyRotation: rotation,
+    deletionWindowInDays: inputs.deletionWindowInDays ?? DEFAULTS.deletionWindowInDays,
+    tags: inputs.tags ?? {},
+    keyState: ((enabled as unknown) === UNKNOWN ? UNKNOWN : enabled ? "Enabled" : "Disabled") as "Enabled" | "Disabled",
+  };
+  if (rotation === true && inputs.rotationPeriodInDays === undefined) {
+    checked.rotationPeriodInDays = DEFAULTS.rotationPeriodInDays;
+  }
+  return checked;
+}
+
+/** diff makes no network call: it compares the last known state with the declared inputs. */
+export function diffKey(olds: Props, news: Props): dynamic.DiffResult {
+  const replaces: string[] = REPLACE_ON_CHANGE.filter((name) => differs(olds[name], news[name]));
+  if (olds.region !== undefined && news.region !== undefined && olds.region !== news.region) replaces.push("region");
+  const changed: string[] = UPDATABLE.filter((name) => differs(olds[name], news[name]));
+  if (policyDiffers(olds.policy, news.policy)) changed.push("policy");
+  // Pending deletion is never a reason to replace: the update brings the same key back.
+  if (typeof olds.keyState === "string" && isPendingDeletion(olds.keyState) && !changed.includes("keyState")) {
+    changed.push("keyState");
+  }
+  return {
+    changes: replaces.length > 0 || changed.length > 0,
+    replaces,
+    deleteBeforeReplace: false,
+  };
+}
+
+function policyDiffers(old: unknown, declared: unknown): boolean {
+  if (declared === UNKNOWN) return true;
+  if (declared === undefined) return old !== undefined;
+  if (typeof old !== "string" || typeof declared !== "string") return true;
+  return !jsonEqual(old, declared);
+}
+
+function differs(a: unknown, b: unknown): boolean {
+  if (b === UNKNOWN) return true;
+  return canonical(a) !== canonical(b);
+}
+
+function canonical(value: unknown): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value === "object" && !Array.isArray(value)) {
+    const entries = Object.entries(value as Props).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    return JSON.stringify(entries);
+  }
+  return JSON.stringify(value);
+}
+
+/** The outputs of a key: the inputs as KMS has them now, plus what KMS reports. */
+export function outputsOf(declared: Props, observed: ObservedKey, importing = false): KeyOutputs {
+  const inputs = declared as KeyInputs;
+  const outputs: KeyOutputs = {
+    description: observed.description,
+    keyUsage: observed.keyUsage,
+    keySpec: observed.keySpec,
+    enabled: observed.keyState === "Enabled",
+    multiRegion: observed.multiRegion,
+    tags: observed.tags ?? inputs.tags ?? {},
+    enableKeyRotation: observed.enableKeyRotation ?? inputs.enableKeyRotation ?? DEFAULTS.enableKeyRotation,
+    deletionWindowInDays: inputs.deletionWindowInDays ?? DEFAULTS.deletionWindowInDays,
+    keyId: observed.keyId,
+    arn: observed.arn,
+    keyState: observed.keyState,
+    deletionDate: observed.deletionDate,
+    creationDate: observed.creationDate,
+    origin: observed.origin,
+    keyManager: observed.keyManager,
+  };
+  if (observed.enableKeyRotation ?? inputs.enableKeyRotation) {
+    outputs.rotationPeriodInDays = observed.rotationPeriodInDays ?? inputs.rotationPeriodInDays;
+  }
+  // An undeclared policy is not managed; show it only when declared, or when importing a key.
+  if (inputs.policy !== undefined || importing) outputs.policy = observed.policy ?? inputs.policy;
+  for (const name of STATE_ONLY_INPUTS) {
+    if (inputs[name] !== undefined) (outputs as unknown as Props)[name] = inputs[name];
+  }
+  if (observed.unreadable.length > 0) outputs.unreadable = observed.unreadable;
+  return stripUndefined(outputs as unknown as Props) as unknown as KeyOutputs;
+}
+
+/** The inputs a refresh records: the outputs less what only KMS reports, keeping keyState and deletionDate visible. */
+export function inputsOf(outputs: KeyOutputs): Props {
+  const inputs: Props = { ...outputs };
+  for (const name of ["keyId", "arn", "creationDate", "origin", "keyManager", "unreadable"]) delete inputs[name];
+  return inputs;
+}
+
+function stripUndefined(props: Props): Props {
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined));
+}

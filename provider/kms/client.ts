@@ -1,0 +1,48 @@
+// Builds KMS clients from the SDK's own credential chain and retry strategy; nothing here is ever serialized.
+import { KMSClient } from "@aws-sdk/client-kms";
+import { Connection } from "../inputs";
+import { endpointProblem } from "../validation";
+
+/** Attempts per call, retries included (SDK retry strategy; override with AWS_MAX_ATTEMPTS). */
+export const DEFAULT_MAX_ATTEMPTS = 10;
+
+const clients = new Map<string, KMSClient>();
+
+/** One client per connection and process, so the SDK's adaptive rate limiter sees every call. */
+export function kmsClient(connection: Connection, options: { retries?: boolean } = {}): KMSClient {
+  // The SDK warns on Node.js 20 about its releases after January 2027; lock file pins releases that run on 20.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const endpoint = connection.endpoint ?? environmentEndpoint();
+  if (endpoint !== undefined) {
+    const problem = endpointProblem(endpoint, connection.allowInsecureEndpoint === true || insecureAllowedByEnvironment());
+    if (problem) {
+      throw new Error(
+        connection.endpoint !== undefined
+          ? problem
+          : `${problem.replace("set allowInsecureEndpoint: true", "set allowInsecureEndpoint: true on the key (or PULUMI_KMS_KEY_ALLOW_INSECURE_ENDPOINT=true)")} (from AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL)`,
+      );
+    }
+  }
+  const retries = options.retries ?? true;
+  const cacheKey = JSON.stringify([connection.region, connection.endpoint, retries]);
+  let client = clients.get(cacheKey);
+  if (!client) {
+    const maxAttempts = retries ? Number(process.env.AWS_MAX_ATTEMPTS) || DEFAULT_MAX_ATTEMPTS : 1;
+    client = new KMSClient({
+      ...(connection.region ? { region: connection.region } : {}),
+      ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
+      maxAttempts,
+      retryMode: process.env.AWS_RETRY_MODE ?? "adaptive",
+    });
+    clients.set(cacheKey, client);
+  }
+  return client;
+}
+
+function environmentEndpoint(): string | undefined {
+  return process.env.AWS_ENDPOINT_URL_KMS || process.env.AWS_ENDPOINT_URL || undefined;
+}
+
+function insecureAllowedByEnvironment(): boolean {
+  return process.env.PULUMI_KMS_KEY_ALLOW_INSECURE_ENDPOINT === "true";
+}

@@ -1,0 +1,89 @@
+// Turns KMS and SDK errors into messages that name the key, the operation and what to do.
+
+/** The key does not exist (NotFoundException): on read it means the key is gone. */
+export class KeyNotFoundError extends Error {
+  constructor(
+    readonly keyId: string,
+    operation: string,
+  ) {
+    super(`KMS key ${keyId} was not found (${operation}): it does not exist in this account and region, or was deleted`);
+    this.name = "KeyNotFoundError";
+  }
+}
+
+/** Key states each operation needs, as KMS enforces them. */
+export const REQUIRED_STATES: Readonly<Record<string, string>> = {
+  CancelKeyDeletion: "PendingDeletion or PendingReplicaDeletion",
+  EnableKey: "Enabled or Disabled",
+  DisableKey: "Enabled or Disabled",
+  EnableKeyRotation: "Enabled",
+  DisableKeyRotation: "Enabled",
+  PutKeyPolicy: "Enabled, Disabled or PendingImport",
+  TagResource: "Enabled, Disabled or PendingImport",
+  UntagResource: "Enabled, Disabled or PendingImport",
+  UpdateKeyDescription: "Enabled, Disabled or PendingImport",
+  ScheduleKeyDeletion: "Enabled, Disabled or PendingImport",
+};
+
+export function errorName(err: unknown): string {
+  if (err && typeof err === "object") {
+    const e = err as { name?: string; Code?: string; code?: string };
+    return e.name ?? e.Code ?? e.code ?? "Error";
+  }
+  return "Error";
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function isNotFound(err: unknown): boolean {
+  return errorName(err) === "NotFoundException";
+}
+
+export function isInvalidState(err: unknown): boolean {
+  return errorName(err) === "KMSInvalidStateException";
+}
+
+export function isAccessDenied(err: unknown): boolean {
+  const name = errorName(err);
+  return name === "AccessDeniedException" || name === "AccessDenied" || name === "UnauthorizedOperation";
+}
+
+export interface ErrorContext {
+  operation: string;
+  keyId?: string;
+  /** The key state observed after a KMSInvalidStateException, when it could be read. */
+  currentState?: string;
+}
+
+/** A plain-words error for a failed KMS call. */
+export function explain(err: unknown, context: ErrorContext): Error {
+  const { operation, keyId } = context;
+  const key = keyId ? `KMS key ${keyId}` : "the KMS key";
+  const name = errorName(err);
+  const detail = errorMessage(err);
+  if (isNotFound(err)) return keyId ? new KeyNotFoundError(keyId, operation) : new Error(`${operation}: ${detail}`);
+  if (name === "InvalidArnException") {
+    return new Error(`${operation}: KMS rejected the key ID or ARN ${JSON.stringify(keyId ?? "")} as not valid: ${detail}`);
+  }
+  if (isInvalidState(err)) {
+    const needed = REQUIRED_STATES[operation] ?? "a different key state";
+    const current = context.currentState ? `it is ${context.currentState}` : `KMS says: ${detail}`;
+    return new Error(`${operation} needs ${key} to be ${needed}; ${current}`);
+  }
+  if (isAccessDenied(err)) {
+    return new Error(
+      `access denied: the AWS identity in use lacks the permission kms:${operation} on ${key}. Grant it in the key policy or IAM. (${detail})`,
+    );
+  }
+  if (name === "CredentialsProviderError") {
+    return new Error(
+      `no AWS credentials found for ${operation}: set AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or another source of the AWS SDK's default chain (${detail})`,
+    );
+  }
+  if (/Region is missing/i.test(detail)) {
+    return new Error(`no AWS region for ${operation}: set the key's region input, or AWS_REGION, or a region in your AWS profile`);
+  }
+  return new Error(`${operation} on ${key} failed: ${name}: ${detail}`);
+}

@@ -1,0 +1,3 @@
+// pulumi-kms-key: a KMS key resource for Pulumi that brings keys back from scheduled deletion.
+export { KmsKey, KmsKeyProvider } from "./kmsKey";
+export type { KmsKeyArgs } from "./kmsKey";

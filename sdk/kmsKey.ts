@@ -1,0 +1,122 @@
+// The KmsKey resource a Pulumi program declares, and the provider the engine runs for it.
+import * as pulumi from "@pulumi/pulumi";
+
+/** Inputs of a KmsKey. Every one is optional; see the README for defaults and allowed values. */
+export interface KmsKeyArgs {
+  /** What the key is for; up to 8192 characters. Default "". */
+  description?: pulumi.Input<string>;
+  /** ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT or ENCAPSULATE_DECAPSULATE. Changing it replaces the key. */
+  keyUsage?: pulumi.Input<string>;
+  /** SYMMETRIC_DEFAULT (default), RSA_2048, ECC_NIST_P256, HMAC_256, ... Changing it replaces the key. */
+  keySpec?: pulumi.Input<string>;
+  /** The key policy as a JSON string (up to 32 KB). Left out, the key keeps whatever policy it has. */
+  policy?: pulumi.Input<string>;
+  /** Up to 50 tags; keys may not start with "aws:". Tags not declared are removed. */
+  tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Whether the key can be used. Default true. */
+  enabled?: pulumi.Input<boolean>;
+  /** Yearly (or rotationPeriodInDays) automatic rotation; symmetric keys only. Default false. */
+  enableKeyRotation?: pulumi.Input<boolean>;
+  /** 90 to 2560 days; only with enableKeyRotation. Default 365. */
+  rotationPeriodInDays?: pulumi.Input<number>;
+  /** A multi-Region primary key. Default false. Changing it replaces the key. */
+  multiRegion?: pulumi.Input<boolean>;
+  /** Waiting period, 7 to 30 days, when the key is destroyed. Default 30. */
+  deletionWindowInDays?: pulumi.Input<number>;
+  /** Lets a policy lock out the caller; leave false unless you mean it. */
+  bypassPolicyLockoutSafetyCheck?: pulumi.Input<boolean>;
+  /** The AWS region; default from AWS_REGION or the AWS profile. */
+  region?: pulumi.Input<string>;
+  /** A KMS-compatible endpoint URL; default from AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, or AWS. */
+  endpoint?: pulumi.Input<string>;
+  /** Accept a plain-http endpoint that is not on loopback. Default false. */
+  allowInsecureEndpoint?: pulumi.Input<boolean>;
+}
+
+/**
+ * The provider the engine runs for KmsKey. Pulumi serializes it into every key's state, so it holds nothing:
+ * each call loads the real provider by package name in the engine's provider process.
+ */
+export class KmsKeyProvider implements pulumi.dynamic.ResourceProvider {
+  check(olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.CheckResult> {
+    return keyProvider().check!(olds, news);
+  }
+  diff(id: string, olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.DiffResult> {
+    return keyProvider().diff!(id, olds, news);
+  }
+  create(inputs: pulumi.Inputs): Promise<pulumi.dynamic.CreateResult> {
+    return keyProvider().create(inputs);
+  }
+  read(id: string, props: pulumi.Inputs): Promise<pulumi.dynamic.ReadResult> {
+    return keyProvider().read!(id, props);
+  }
+  update(id: string, olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.UpdateResult> {
+    return keyProvider().update!(id, olds, news);
+  }
+  delete(id: string, props: pulumi.Inputs): Promise<void> {
+    return keyProvider().delete!(id, props);
+  }
+}
+
+function keyProvider(): pulumi.dynamic.ResourceProvider {
+  // By package name, not by value: the state then holds these few lines, not the provider's code.
+  let loaded: { KeyProvider: new () => pulumi.dynamic.ResourceProvider };
+  try {
+    loaded = require("pulumi-kms-key/provider");
+  } catch (err) {
+    if ((err as { code?: string }).code !== "MODULE_NOT_FOUND") throw err;
+    throw new Error(
+      "KmsKey's provider could not load the package pulumi-kms-key: install it in the Pulumi program's own node_modules (npm install pulumi-kms-key)",
+    );
+  }
+  return new loaded.KeyProvider();
+}
+
+const provider = new KmsKeyProvider();
+
+/**
+ * A KMS key that stays undeleted: when it is found scheduled for deletion, `pulumi up` cancels the deletion
+ * (and enables it again when declared enabled) instead of creating a new key.
+ */
+export class KmsKey extends pulumi.dynamic.Resource {
+  declare readonly description: pulumi.Output<string>;
+  declare readonly keyUsage: pulumi.Output<string>;
+  declare readonly keySpec: pulumi.Output<string>;
+  declare readonly policy: pulumi.Output<string | undefined>;
+  declare readonly tags: pulumi.Output<Record<string, string>>;
+  declare readonly enabled: pulumi.Output<boolean>;
+  declare readonly enableKeyRotation: pulumi.Output<boolean>;
+  declare readonly rotationPeriodInDays: pulumi.Output<number | undefined>;
+  declare readonly multiRegion: pulumi.Output<boolean>;
+  declare readonly deletionWindowInDays: pulumi.Output<number>;
+  declare readonly bypassPolicyLockoutSafetyCheck: pulumi.Output<boolean | undefined>;
+  declare readonly region: pulumi.Output<string | undefined>;
+  declare readonly endpoint: pulumi.Output<string | undefined>;
+  declare readonly allowInsecureEndpoint: pulumi.Output<boolean | undefined>;
+  /** The key ID; also the resource's id. */
+  declare readonly keyId: pulumi.Output<string>;
+  declare readonly arn: pulumi.Output<string>;
+  /** KMS's KeyState, for example "Enabled", "Disabled" or "PendingDeletion". */
+  declare readonly keyState: pulumi.Output<string>;
+  /** ISO 8601; present only while the key is pending deletion. */
+  declare readonly deletionDate: pulumi.Output<string | undefined>;
+  declare readonly creationDate: pulumi.Output<string>;
+  declare readonly origin: pulumi.Output<string>;
+  declare readonly keyManager: pulumi.Output<string>;
+  /** Parts of the key the last read could not see (access denied): "policy", "rotation", "tags". */
+  declare readonly unreadable: pulumi.Output<string[] | undefined>;
+
+  constructor(name: string, args: KmsKeyArgs = {}, opts?: pulumi.CustomResourceOptions) {
+    const outputsOnly = {
+      keyId: undefined,
+      arn: undefined,
+      keyState: undefined,
+      deletionDate: undefined,
+      creationDate: undefined,
+      origin: undefined,
+      keyManager: undefined,
+      unreadable: undefined,
+    };
+    super(provider, name, { ...outputsOnly, ...args }, opts, "kms", "KmsKey");
+  }
+}
