@@ -252,7 +252,7 @@ function canonical(value: unknown): string {
 }
 
 /** The outputs of a key: the inputs as KMS has them now, plus what KMS reports. */
-export function outputsOf(declared: Props, observed: ObservedKey, importing = false): KeyOutputs {
+export function outputsOf(declared: object, observed: ObservedKey, importing = false): KeyOutputs {
   const inputs = declared as KeyInputs;
   const outputs: KeyOutputs = {
     description: observed.description,
