@@ -177,7 +177,12 @@ export function applied(key: ObservedKey, action: KeyAction, state: string | und
 }
 
 /** An error that carries the key's id and properties, so the engine keeps tracking a key that exists. */
-async function partialFailure(err: unknown, inputs: Props, known: ObservedKey | undefined, id?: string): Promise<Error> {
+async function partialFailure(
+  err: unknown,
+  inputs: Props,
+  known: ObservedKey | undefined,
+  id?: string,
+): Promise<Error> {
   const error = err instanceof Error ? err : new Error(String(err));
   let observed = known;
   if (!observed && id) {

@@ -157,7 +157,10 @@ function metadataActions(desired: DesiredKey, observed: ObservedKey): KeyAction[
 }
 
 /** Tag changes; with unreadable tags, every declared tag is (re)applied and none removed. */
-export function tagActions(declared: Record<string, string>, observed: Record<string, string> | undefined): KeyAction[] {
+export function tagActions(
+  declared: Record<string, string>,
+  observed: Record<string, string> | undefined,
+): KeyAction[] {
   const current = observed ?? {};
   const toSet: Record<string, string> = {};
   for (const [key, value] of Object.entries(declared)) {

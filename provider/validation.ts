@@ -62,15 +62,25 @@ export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
     }
   }
 
-  for (const name of ["enabled", "enableKeyRotation", "multiRegion", "bypassPolicyLockoutSafetyCheck", "allowInsecureEndpoint"]) {
-    if (known(name) && typeof news[name] !== "boolean") fail(name, `${name} must be true or false; got ${show(news[name])}`);
+  for (const name of [
+    "enabled",
+    "enableKeyRotation",
+    "multiRegion",
+    "bypassPolicyLockoutSafetyCheck",
+    "allowInsecureEndpoint",
+  ]) {
+    if (known(name) && typeof news[name] !== "boolean")
+      fail(name, `${name} must be true or false; got ${show(news[name])}`);
   }
 
   if (known("description")) {
     const description = news.description;
     if (typeof description !== "string") fail("description", `description must be a string; got ${show(description)}`);
     else if (description.length > LIMITS.descriptionLength) {
-      fail("description", `description must be at most ${LIMITS.descriptionLength} characters; got ${description.length}`);
+      fail(
+        "description",
+        `description must be at most ${LIMITS.descriptionLength} characters; got ${description.length}`,
+      );
     }
   }
 
@@ -84,7 +94,7 @@ export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
   }
   const specOk = spec === undefined || (typeof spec === "string" && KEY_SPECS.includes(spec));
   const usageOk = usage === undefined || (typeof usage === "string" && KEY_USAGES.includes(usage));
-  if (specOk && usageOk && (news.keyUsage !== UNKNOWN && news.keySpec !== UNKNOWN)) {
+  if (specOk && usageOk && news.keyUsage !== UNKNOWN && news.keySpec !== UNKNOWN) {
     const effectiveSpec = (spec as string | undefined) ?? "SYMMETRIC_DEFAULT";
     const effectiveUsage = (usage as string | undefined) ?? "ENCRYPT_DECRYPT";
     const allowed = USAGES_BY_SPEC[effectiveSpec];
@@ -103,26 +113,41 @@ export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
   if (known("deletionWindowInDays")) {
     const { min, max } = LIMITS.deletionWindowInDays;
     if (!isWholeNumberIn(news.deletionWindowInDays, min, max)) {
-      fail("deletionWindowInDays", `deletionWindowInDays must be a whole number of days from ${min} to ${max}; got ${show(news.deletionWindowInDays)}`);
+      fail(
+        "deletionWindowInDays",
+        `deletionWindowInDays must be a whole number of days from ${min} to ${max}; got ${show(news.deletionWindowInDays)}`,
+      );
     }
   }
 
   if (known("rotationPeriodInDays")) {
     const { min, max } = LIMITS.rotationPeriodInDays;
     if (!isWholeNumberIn(news.rotationPeriodInDays, min, max)) {
-      fail("rotationPeriodInDays", `rotationPeriodInDays must be a whole number of days from ${min} to ${max}; got ${show(news.rotationPeriodInDays)}`);
+      fail(
+        "rotationPeriodInDays",
+        `rotationPeriodInDays must be a whole number of days from ${min} to ${max}; got ${show(news.rotationPeriodInDays)}`,
+      );
     } else if (news.enableKeyRotation !== true && news.enableKeyRotation !== UNKNOWN) {
-      fail("rotationPeriodInDays", "rotationPeriodInDays applies only with enableKeyRotation: true; set enableKeyRotation: true or remove rotationPeriodInDays");
+      fail(
+        "rotationPeriodInDays",
+        "rotationPeriodInDays applies only with enableKeyRotation: true; set enableKeyRotation: true or remove rotationPeriodInDays",
+      );
     }
   }
   if (news.enableKeyRotation === true && specOk && spec !== undefined && spec !== "SYMMETRIC_DEFAULT") {
-    fail("enableKeyRotation", `enableKeyRotation: true needs keySpec SYMMETRIC_DEFAULT; KMS does not rotate ${String(spec)} keys`);
+    fail(
+      "enableKeyRotation",
+      `enableKeyRotation: true needs keySpec SYMMETRIC_DEFAULT; KMS does not rotate ${String(spec)} keys`,
+    );
   }
 
   if (known("region")) {
     const region = news.region;
     if (typeof region !== "string" || !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(region) || region.length > 64) {
-      fail("region", `region must be a region name of lowercase letters, digits and dashes, such as us-east-1; got ${show(region)}`);
+      fail(
+        "region",
+        `region must be a region name of lowercase letters, digits and dashes, such as us-east-1; got ${show(region)}`,
+      );
     }
   }
   if (known("endpoint")) {
@@ -150,7 +175,7 @@ function validatePolicy(policy: unknown, fail: (property: string, reason: string
     return;
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    fail("policy", "policy must be a JSON object, such as {\"Version\":\"2012-10-17\",\"Statement\":[...]}");
+    fail("policy", 'policy must be a JSON object, such as {"Version":"2012-10-17","Statement":[...]}');
   } else if (!("Statement" in parsed)) {
     fail("policy", "policy must have a Statement list, as every KMS key policy does");
   }
@@ -179,7 +204,10 @@ function validateTags(tags: unknown, fail: (property: string, reason: string) =>
     if (typeof value !== "string") {
       fail("tags", `tag ${show(key)} must have a string value; got ${show(value)}`);
     } else if (value.length > LIMITS.tagValueLength) {
-      fail("tags", `tag ${show(key)} has a value of ${value.length} characters; at most ${LIMITS.tagValueLength} are allowed`);
+      fail(
+        "tags",
+        `tag ${show(key)} has a value of ${value.length} characters; at most ${LIMITS.tagValueLength} are allowed`,
+      );
     }
   }
 }
@@ -188,7 +216,8 @@ const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** Why an endpoint is refused, or undefined when it is fine. Never echoes credentials given in the URL. */
 export function endpointProblem(endpoint: unknown, allowInsecure: boolean): string | undefined {
-  if (typeof endpoint !== "string") return `endpoint must be a URL string such as https://kms.us-east-1.amazonaws.com; got ${show(endpoint)}`;
+  if (typeof endpoint !== "string")
+    return `endpoint must be a URL string such as https://kms.us-east-1.amazonaws.com; got ${show(endpoint)}`;
   let url: URL;
   try {
     url = new URL(endpoint);

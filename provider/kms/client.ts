@@ -14,7 +14,10 @@ export function kmsClient(connection: Connection, options: { retries?: boolean }
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const endpoint = connection.endpoint ?? environmentEndpoint();
   if (endpoint !== undefined) {
-    const problem = endpointProblem(endpoint, connection.allowInsecureEndpoint === true || insecureAllowedByEnvironment());
+    const problem = endpointProblem(
+      endpoint,
+      connection.allowInsecureEndpoint === true || insecureAllowedByEnvironment(),
+    );
     if (problem) {
       throw new Error(
         connection.endpoint !== undefined

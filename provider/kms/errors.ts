@@ -6,7 +6,9 @@ export class KeyNotFoundError extends Error {
     readonly keyId: string,
     operation: string,
   ) {
-    super(`KMS key ${keyId} was not found (${operation}): it does not exist in this account and region, or was deleted`);
+    super(
+      `KMS key ${keyId} was not found (${operation}): it does not exist in this account and region, or was deleted`,
+    );
     this.name = "KeyNotFoundError";
   }
 }
@@ -65,7 +67,9 @@ export function explain(err: unknown, context: ErrorContext): Error {
   const detail = errorMessage(err);
   if (isNotFound(err)) return keyId ? new KeyNotFoundError(keyId, operation) : new Error(`${operation}: ${detail}`);
   if (name === "InvalidArnException") {
-    return new Error(`${operation}: KMS rejected the key ID or ARN ${JSON.stringify(keyId ?? "")} as not valid: ${detail}`);
+    return new Error(
+      `${operation}: KMS rejected the key ID or ARN ${JSON.stringify(keyId ?? "")} as not valid: ${detail}`,
+    );
   }
   if (isInvalidState(err)) {
     const needed = REQUIRED_STATES[operation] ?? "a different key state";
@@ -83,7 +87,9 @@ export function explain(err: unknown, context: ErrorContext): Error {
     );
   }
   if (/Region is missing/i.test(detail)) {
-    return new Error(`no AWS region for ${operation}: set the key's region input, or AWS_REGION, or a region in your AWS profile`);
+    return new Error(
+      `no AWS region for ${operation}: set the key's region input, or AWS_REGION, or a region in your AWS profile`,
+    );
   }
   return new Error(`${operation} on ${key} failed: ${name}: ${detail}`);
 }

@@ -147,7 +147,10 @@ describe("errors", function () {
     const read = await provider.read(id, outs);
     let error: Error | undefined;
     await provider.update(id, read.props, inputs).catch((err: Error) => (error = err));
-    expect(error?.message).to.include("kms:CancelKeyDeletion").and.include(id).and.match(/access denied/i);
+    expect(error?.message)
+      .to.include("kms:CancelKeyDeletion")
+      .and.include(id)
+      .and.match(/access denied/i);
   });
 
   it("read succeeds when the policy, rotation or tags may not be read, and says which", async () => {

@@ -71,7 +71,13 @@ describe("provider against a KMS server", function () {
     expect(order).to.deep.equal(["CreateKey", "EnableKeyRotation", "DisableKey"]);
     const metadata = await describe_(id);
     expect(metadata).to.include({ Description: "orders database", MultiRegion: true, KeyState: "Disabled" });
-    expect(outs).to.include({ keyId: id, keyState: "Disabled", enabled: false, enableKeyRotation: true, rotationPeriodInDays: 180 });
+    expect(outs).to.include({
+      keyId: id,
+      keyState: "Disabled",
+      enabled: false,
+      enableKeyRotation: true,
+      rotationPeriodInDays: 180,
+    });
     expect(outs.arn).to.equal(metadata.Arn);
     const tags = (await raw.send(new ListResourceTagsCommand({ KeyId: id }))).Tags ?? [];
     expect(tags.map((t) => t.TagKey)).to.include.members(["team", "env"]);
@@ -79,10 +85,21 @@ describe("provider against a KMS server", function () {
   });
 
   it("reads a key: metadata, policy, rotation and tags", async () => {
-    const { id, outs } = await createKey({ description: "read me", policy: OPEN_POLICY, tags: { a: "1" }, enableKeyRotation: true });
+    const { id, outs } = await createKey({
+      description: "read me",
+      policy: OPEN_POLICY,
+      tags: { a: "1" },
+      enableKeyRotation: true,
+    });
     const read = await provider.read(id, outs);
     expect(read.id).to.equal(id);
-    expect(read.props).to.include({ keyState: "Enabled", description: "read me", enableKeyRotation: true, origin: "AWS_KMS", keyManager: "CUSTOMER" });
+    expect(read.props).to.include({
+      keyState: "Enabled",
+      description: "read me",
+      enableKeyRotation: true,
+      origin: "AWS_KMS",
+      keyManager: "CUSTOMER",
+    });
     expect(JSON.parse(read.props.policy)).to.deep.equal(JSON.parse(OPEN_POLICY));
     expect(read.props.tags).to.deep.equal({ a: "1" });
     expect(read.props.creationDate).to.match(/^\d{4}-\d\d-\d\dT/);
@@ -128,7 +145,15 @@ describe("provider against a KMS server", function () {
   it("reverts out-of-band DisableKey, tag and description changes", async () => {
     const { id, inputs, outs } = await createKey({ description: "as declared", tags: { team: "payments" } });
     await raw.send(new DisableKeyCommand({ KeyId: id }));
-    await raw.send(new TagResourceCommand({ KeyId: id, Tags: [{ TagKey: "team", TagValue: "someone-else" }, { TagKey: "extra", TagValue: "x" }] }));
+    await raw.send(
+      new TagResourceCommand({
+        KeyId: id,
+        Tags: [
+          { TagKey: "team", TagValue: "someone-else" },
+          { TagKey: "extra", TagValue: "x" },
+        ],
+      }),
+    );
     await raw.send(new UpdateKeyDescriptionCommand({ KeyId: id, Description: "changed by hand" }));
 
     const read = await provider.read(id, outs);
@@ -165,7 +190,9 @@ describe("provider against a KMS server", function () {
   });
 
   it("imports a key pending deletion by ID or ARN, then an update recovers it", async () => {
-    const made = await raw.send(new CreateKeyCommand({ Description: "made elsewhere", Tags: [{ TagKey: "team", TagValue: "ops" }] }));
+    const made = await raw.send(
+      new CreateKeyCommand({ Description: "made elsewhere", Tags: [{ TagKey: "team", TagValue: "ops" }] }),
+    );
     const id = made.KeyMetadata!.KeyId!;
     await raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 30 }));
 
@@ -191,12 +218,16 @@ describe("provider against a KMS server", function () {
     const cancel = proxy.callLog.length;
     const updating = provider.update(id, read.props, { ...inputs, description: "still updated" });
     // Once the cancel has gone through, pretend KMS put the key in PendingImport.
-    while (!proxy.callLog.slice(cancel).some((c) => c.operation === "CancelKeyDeletion")) await new Promise((r) => setTimeout(r, 5));
+    while (!proxy.callLog.slice(cancel).some((c) => c.operation === "CancelKeyDeletion"))
+      await new Promise((r) => setTimeout(r, 5));
     proxy.overrideKeyState(id, "PendingImport");
     let error: (Error & { id?: string; properties?: Props }) | undefined;
     await updating.catch((err) => (error = err));
     proxy.overrideKeyState(id, undefined);
-    expect(error?.message).to.match(/PendingImport/).and.match(/ImportKeyMaterial/).and.include(id);
+    expect(error?.message)
+      .to.match(/PendingImport/)
+      .and.match(/ImportKeyMaterial/)
+      .and.include(id);
     expect(error?.id, "the key stays tracked").to.equal(id);
     expect(error?.properties).to.include({ keyState: "PendingImport", description: "still updated" });
     expect(proxy.calls("EnableKey")).to.equal(0);

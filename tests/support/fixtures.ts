@@ -24,6 +24,12 @@ export function outOfBand(endpoint: string): KMSClient {
 export const OPEN_POLICY = JSON.stringify({
   Version: "2012-10-17",
   Statement: [
-    { Sid: "Root", Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:root" }, Action: "kms:*", Resource: "*" },
+    {
+      Sid: "Root",
+      Effect: "Allow",
+      Principal: { AWS: "arn:aws:iam::123456789012:root" },
+      Action: "kms:*",
+      Resource: "*",
+    },
   ],
 });

@@ -27,7 +27,11 @@ function stateFor(declared: Record<string, unknown>, overrides: Partial<Observed
     ...overrides,
   };
   const outputs = outputsOf(inputs, observed);
-  return { inputs: inputs as unknown as Record<string, unknown>, outputs: outputs as unknown as Record<string, unknown>, typed: outputs };
+  return {
+    inputs: inputs as unknown as Record<string, unknown>,
+    outputs: outputs as unknown as Record<string, unknown>,
+    typed: outputs,
+  };
 }
 
 describe("diff()", () => {
@@ -39,7 +43,10 @@ describe("diff()", () => {
   });
 
   it("makes a key pending deletion an update, never a replacement", async () => {
-    const { inputs, outputs } = stateFor(declared, { keyState: "PendingDeletion", deletionDate: "2026-12-05T00:00:00Z" });
+    const { inputs, outputs } = stateFor(declared, {
+      keyState: "PendingDeletion",
+      deletionDate: "2026-12-05T00:00:00Z",
+    });
     const diff = await provider.diff(keyId, outputs, inputs);
     expect(diff.changes).to.equal(true);
     expect(diff.replaces).to.deep.equal([]);
@@ -53,8 +60,13 @@ describe("diff()", () => {
   });
 
   it("shows the key state change a person reads in the preview (refresh inputs vs declared inputs)", () => {
-    const { inputs, outputs } = stateFor(declared, { keyState: "PendingDeletion", deletionDate: "2026-12-05T00:00:00Z" });
-    const refreshed = inputsOf(stateFor(declared, { keyState: "PendingDeletion", deletionDate: "2026-12-05T00:00:00Z" }).typed);
+    const { inputs, outputs } = stateFor(declared, {
+      keyState: "PendingDeletion",
+      deletionDate: "2026-12-05T00:00:00Z",
+    });
+    const refreshed = inputsOf(
+      stateFor(declared, { keyState: "PendingDeletion", deletionDate: "2026-12-05T00:00:00Z" }).typed,
+    );
     expect(outputs).to.include({ keyState: "PendingDeletion" });
     expect(refreshed).to.include({ keyState: "PendingDeletion", deletionDate: "2026-12-05T00:00:00Z", enabled: false });
     expect(inputs).to.include({ keyState: "Enabled", enabled: true });
@@ -75,9 +87,13 @@ describe("diff()", () => {
 
   it("replaces the key when its declared region changes, not when region is first declared", async () => {
     const { inputs, outputs } = stateFor({ ...declared, region: "us-east-1" });
-    expect((await provider.diff(keyId, outputs, { ...inputs, region: "eu-west-1" })).replaces).to.deep.equal(["region"]);
+    expect((await provider.diff(keyId, outputs, { ...inputs, region: "eu-west-1" })).replaces).to.deep.equal([
+      "region",
+    ]);
     const unset = stateFor(declared);
-    expect((await provider.diff(keyId, unset.outputs, { ...unset.inputs, region: "us-east-1" })).replaces).to.deep.equal([]);
+    expect(
+      (await provider.diff(keyId, unset.outputs, { ...unset.inputs, region: "us-east-1" })).replaces,
+    ).to.deep.equal([]);
   });
 
   for (const [name, value] of [

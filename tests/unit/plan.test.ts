@@ -17,7 +17,8 @@ function observed(keyState: string, overrides: Partial<ObservedKey> = {}): Obser
     keyId: "1234abcd-12ab-34cd-56ef-1234567890ab",
     arn: "arn:aws:verenc:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     keyState,
-    deletionDate: keyState.startsWith("Pending") && keyState !== "PendingImport" ? "2026-12-05T00:00:00.000Z" : undefined,
+    deletionDate:
+      keyState.startsWith("Pending") && keyState !== "PendingImport" ? "2026-12-05T00:00:00.000Z" : undefined,
     description: "",
     keyUsage: "ENCRYPT_DECRYPT",
     keySpec: "SYMMETRIC_DEFAULT",
@@ -47,11 +48,21 @@ const table: Row[] = [
   ["Disabled", { enabled: false, enableKeyRotation: true }, [], true],
   ["PendingDeletion", { enabled: true }, ["cancelDeletion", "enable"], false],
   ["PendingDeletion", { enabled: false }, ["cancelDeletion"], false],
-  ["PendingDeletion", { enabled: true, enableKeyRotation: true }, ["cancelDeletion", "enable", "enableRotation"], false],
+  [
+    "PendingDeletion",
+    { enabled: true, enableKeyRotation: true },
+    ["cancelDeletion", "enable", "enableRotation"],
+    false,
+  ],
   ["PendingDeletion", { enabled: false, enableKeyRotation: true }, ["cancelDeletion"], true],
   ["PendingReplicaDeletion", { enabled: true }, ["cancelDeletion", "enable"], false],
   ["PendingReplicaDeletion", { enabled: false }, ["cancelDeletion"], false],
-  ["PendingReplicaDeletion", { enabled: true, enableKeyRotation: true }, ["cancelDeletion", "enable", "enableRotation"], false],
+  [
+    "PendingReplicaDeletion",
+    { enabled: true, enableKeyRotation: true },
+    ["cancelDeletion", "enable", "enableRotation"],
+    false,
+  ],
   ["PendingReplicaDeletion", { enabled: false, enableKeyRotation: true }, ["cancelDeletion"], true],
   ["PendingImport", { enabled: true }, [], true],
   ["PendingImport", { enabled: false }, [], false],
@@ -120,12 +131,17 @@ describe("planner: order of an update", () => {
   it("modifies a pending-import key's description, policy and tags but refuses to enable it, in plain words", () => {
     const plan = planUpdate(desiredKey(everything), observed("PendingImport"));
     expect(kinds(plan.actions)).to.deep.equal(["updateDescription", "putPolicy", "tag"]);
-    expect(plan.refusal).to.match(/PendingImport/).and.match(/ImportKeyMaterial/).and.match(/enabled: false/);
+    expect(plan.refusal)
+      .to.match(/PendingImport/)
+      .and.match(/ImportKeyMaterial/)
+      .and.match(/enabled: false/);
   });
 
   it("compares policies as JSON values, not text", () => {
     const declared = desiredKey({ policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}' });
-    const same = observed("Enabled", { policy: '{\n  "Statement": [ { "Effect": "Allow" } ],\n  "Version": "2012-10-17"\n}' });
+    const same = observed("Enabled", {
+      policy: '{\n  "Statement": [ { "Effect": "Allow" } ],\n  "Version": "2012-10-17"\n}',
+    });
     expect(kinds(planUpdate(declared, same).actions)).to.deep.equal([]);
     const other = observed("Enabled", { policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Deny"}]}' });
     expect(kinds(planUpdate(declared, other).actions)).to.deep.equal(["putPolicy"]);
@@ -144,7 +160,10 @@ describe("planner: order of an update", () => {
   });
 
   it("turns rotation off when no longer declared", () => {
-    const plan = planUpdate(desiredKey({}), observed("Enabled", { enableKeyRotation: true, rotationPeriodInDays: 365 }));
+    const plan = planUpdate(
+      desiredKey({}),
+      observed("Enabled", { enableKeyRotation: true, rotationPeriodInDays: 365 }),
+    );
     expect(kinds(plan.actions)).to.deep.equal(["disableRotation"]);
   });
 
@@ -160,7 +179,12 @@ describe("planner: order of an update", () => {
   it("applies what is declared when parts could not be read", () => {
     const plan = planUpdate(
       desiredKey({ policy: '{"Statement":[]}', tags: { a: "1" }, enableKeyRotation: true }),
-      observed("Enabled", { policy: undefined, tags: undefined, enableKeyRotation: undefined, unreadable: ["policy", "rotation", "tags"] }),
+      observed("Enabled", {
+        policy: undefined,
+        tags: undefined,
+        enableKeyRotation: undefined,
+        unreadable: ["policy", "rotation", "tags"],
+      }),
     );
     expect(kinds(plan.actions)).to.deep.equal(["putPolicy", "tag", "enableRotation"]);
   });
