@@ -110,23 +110,18 @@ export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
   if (known("policy")) validatePolicy(news.policy, fail);
   if (known("tags")) validateTags(news.tags, fail);
 
-  if (known("deletionWindowInDays")) {
-    const { min, max } = LIMITS.deletionWindowInDays;
-    if (!isWholeNumberIn(news.deletionWindowInDays, min, max)) {
-      fail(
-        "deletionWindowInDays",
-        `deletionWindowInDays must be a whole number of days from ${min} to ${max}; got ${show(news.deletionWindowInDays)}`,
-      );
-    }
-  }
+  const daysProblem = (name: "deletionWindowInDays" | "rotationPeriodInDays") => {
+    const { min, max } = LIMITS[name];
+    if (isWholeNumberIn(news[name], min, max)) return undefined;
+    return `${name} must be a whole number of days from ${min} to ${max}; got ${show(news[name])}`;
+  };
+  const windowProblem = known("deletionWindowInDays") ? daysProblem("deletionWindowInDays") : undefined;
+  if (windowProblem) fail("deletionWindowInDays", windowProblem);
 
   if (known("rotationPeriodInDays")) {
-    const { min, max } = LIMITS.rotationPeriodInDays;
-    if (!isWholeNumberIn(news.rotationPeriodInDays, min, max)) {
-      fail(
-        "rotationPeriodInDays",
-        `rotationPeriodInDays must be a whole number of days from ${min} to ${max}; got ${show(news.rotationPeriodInDays)}`,
-      );
+    const periodProblem = daysProblem("rotationPeriodInDays");
+    if (periodProblem) {
+      fail("rotationPeriodInDays", periodProblem);
     } else if (news.enableKeyRotation !== true && news.enableKeyRotation !== UNKNOWN) {
       fail(
         "rotationPeriodInDays",

@@ -9,46 +9,16 @@ import {
   ListKeysCommand,
   ScheduleKeyDeletionCommand,
 } from "@aws-sdk/client-kms";
-import { KmsKeyProvider } from "../../sdk";
 import { kmsClient } from "../../provider/kms/client";
 import { describeKey, runAction } from "../../provider/kms/gateway";
-import { FaultKind, KmsProxy } from "../support/kms-proxy";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { outOfBand, useFakeCredentials } from "../support/fixtures";
-
-type Props = Record<string, unknown>;
+import { FaultKind } from "../support/kms-proxy";
+import { Props, useLocalKms } from "../support/local-kms";
 
 describe("errors", function () {
   this.timeout(180_000);
-  let kms: Awaited<ReturnType<typeof startKmsServerWithProxy>>;
-  let proxy: KmsProxy;
-  let raw: KMSClient;
-  const provider = new KmsKeyProvider();
-
-  before(async () => {
-    useFakeCredentials();
-    process.env.AWS_MAX_ATTEMPTS = "4";
-    process.env.AWS_RETRY_MODE = "standard";
-    kms = await startKmsServerWithProxy();
-    proxy = kms.proxy;
-    raw = outOfBand(kms.endpoint);
-  });
-  after(async () => {
-    delete process.env.AWS_MAX_ATTEMPTS;
-    delete process.env.AWS_RETRY_MODE;
-    await kms?.stop();
-  });
-  beforeEach(() => {
-    proxy.clearFaults();
-    proxy.resetCounts();
-  });
-
-  async function newKey(news: Props = {}): Promise<{ id: string; inputs: Props; outs: Props }> {
-    const checked = await provider.check({}, { endpoint: kms.endpoint, ...news });
-    const inputs = checked.inputs as Props;
-    const created = await provider.create(inputs);
-    return { id: created.id, inputs, outs: created.outs as Props };
-  }
+  const kms = useLocalKms({ AWS_MAX_ATTEMPTS: "4", AWS_RETRY_MODE: "standard" });
+  const { provider } = kms;
+  const newKey = (news: Props = {}) => kms.newKey(news);
 
   describe("retried with backoff, bounded", () => {
     const transient: [FaultKind, string][] = [
@@ -61,49 +31,49 @@ describe("errors", function () {
     for (const [kind, what] of transient) {
       it(`${what}: a read and an update succeed after two faults`, async () => {
         const { id, inputs, outs } = await newKey({ description: "before" });
-        proxy.addFault({ operation: "DescribeKey", kind, times: 2 });
+        kms.proxy.addFault({ operation: "DescribeKey", kind, times: 2 });
         const read = await provider.read(id, outs);
         expect(read.props).to.include({ keyId: id });
-        expect(proxy.calls("DescribeKey")).to.be.at.least(3);
-        proxy.addFault({ operation: "UpdateKeyDescription", kind, times: 2 });
+        expect(kms.proxy.calls("DescribeKey")).to.be.at.least(3);
+        kms.proxy.addFault({ operation: "UpdateKeyDescription", kind, times: 2 });
         const updated = await provider.update(id, outs, { ...inputs, description: "after" });
         expect(updated.outs).to.include({ description: "after" });
-        expect(proxy.faultsApplied()[kind]).to.equal(4);
+        expect(kms.proxy.faultsApplied()[kind]).to.equal(4);
       });
 
       it(`${what}: gives up after the configured attempts with a message naming the key`, async () => {
         const { id, outs } = await newKey();
-        proxy.resetCounts();
-        proxy.addFault({ operation: "DescribeKey", kind });
+        kms.proxy.resetCounts();
+        kms.proxy.addFault({ operation: "DescribeKey", kind });
         let error: Error | undefined;
         await provider.read(id, outs).catch((err: Error) => (error = err));
         expect(error?.message).to.include(id).and.include("DescribeKey");
-        expect(proxy.calls("DescribeKey")).to.equal(4);
+        expect(kms.proxy.calls("DescribeKey")).to.equal(4);
       });
     }
   });
 
   it("a CreateKey whose answer is lost after KMS made the key leaves exactly one key", async () => {
-    const before = (await raw.send(new ListKeysCommand({}))).Keys!.length;
-    proxy.addFault({ operation: "CreateKey", kind: "resetAfter", times: 1 });
+    const before = (await kms.raw.send(new ListKeysCommand({}))).Keys!.length;
+    kms.proxy.addFault({ operation: "CreateKey", kind: "resetAfter", times: 1 });
     const { id } = await newKey({ description: "exactly once" });
-    const keys = (await raw.send(new ListKeysCommand({}))).Keys!;
+    const keys = (await kms.raw.send(new ListKeysCommand({}))).Keys!;
     expect(keys.length).to.equal(before + 1);
     expect(keys.map((k) => k.KeyId)).to.include(id);
-    expect(proxy.calls("CreateKey")).to.equal(1);
+    expect(kms.proxy.calls("CreateKey")).to.equal(1);
   });
 
   it("a CreateKey throttled or failing with 5xx is retried and makes one key", async () => {
-    const before = (await raw.send(new ListKeysCommand({}))).Keys!.length;
-    proxy.addFault({ operation: "CreateKey", kind: "throttle", times: 1 });
-    proxy.addFault({ operation: "CreateKey", kind: "internal", times: 1 });
+    const before = (await kms.raw.send(new ListKeysCommand({}))).Keys!.length;
+    kms.proxy.addFault({ operation: "CreateKey", kind: "throttle", times: 1 });
+    kms.proxy.addFault({ operation: "CreateKey", kind: "internal", times: 1 });
     await newKey();
-    expect((await raw.send(new ListKeysCommand({}))).Keys!.length).to.equal(before + 1);
-    expect(proxy.calls("CreateKey")).to.equal(3);
+    expect((await kms.raw.send(new ListKeysCommand({}))).Keys!.length).to.equal(before + 1);
+    expect(kms.proxy.calls("CreateKey")).to.equal(3);
   });
 
   it("a failure after CreateKey keeps the new key tracked (id and properties on the error)", async () => {
-    proxy.addFault({ operation: "DisableKey", kind: "accessDenied" });
+    kms.proxy.addFault({ operation: "DisableKey", kind: "accessDenied" });
     let error: (Error & { id?: string; properties?: Props }) | undefined;
     await newKey({ enabled: false }).catch((err) => (error = err));
     expect(error?.message).to.include("kms:DisableKey");
@@ -127,7 +97,7 @@ describe("errors", function () {
 
   it("KMSInvalidStateException: names the key, its current state and the state needed", async () => {
     const { id } = await newKey();
-    await raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
     let error: Error | undefined;
     await runAction(kmsClient({ endpoint: kms.endpoint }), id, { kind: "enable" }).catch((err: Error) => (error = err));
     expect(error?.message).to.equal(`EnableKey needs KMS key ${id} to be Enabled or Disabled; it is PendingDeletion`);
@@ -137,13 +107,15 @@ describe("errors", function () {
     const { id } = await newKey();
     const state = await runAction(kmsClient({ endpoint: kms.endpoint }), id, { kind: "cancelDeletion" });
     expect(state).to.equal("Enabled");
-    expect(proxy.callLog.find((c) => c.operation === "CancelKeyDeletion")?.error).to.equal("KMSInvalidStateException");
+    expect(kms.proxy.callLog.find((c) => c.operation === "CancelKeyDeletion")?.error).to.equal(
+      "KMSInvalidStateException",
+    );
   });
 
   it("access denied: a message naming the missing permission", async () => {
     const { id, inputs, outs } = await newKey();
-    await raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
-    proxy.addFault({ operation: "CancelKeyDeletion", kind: "accessDenied" });
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    kms.proxy.addFault({ operation: "CancelKeyDeletion", kind: "accessDenied" });
     const read = await provider.read(id, outs);
     let error: Error | undefined;
     await provider.update(id, read.props, inputs).catch((err: Error) => (error = err));
@@ -155,9 +127,9 @@ describe("errors", function () {
 
   it("read succeeds when the policy, rotation or tags may not be read, and says which", async () => {
     const { id, outs } = await newKey({ tags: { team: "a" } });
-    proxy.addFault({ operation: "GetKeyPolicy", kind: "accessDenied" });
-    proxy.addFault({ operation: "ListResourceTags", kind: "accessDenied" });
-    proxy.addFault({ operation: "GetKeyRotationStatus", kind: "accessDenied" });
+    kms.proxy.addFault({ operation: "GetKeyPolicy", kind: "accessDenied" });
+    kms.proxy.addFault({ operation: "ListResourceTags", kind: "accessDenied" });
+    kms.proxy.addFault({ operation: "GetKeyRotationStatus", kind: "accessDenied" });
     const read = await provider.read(id, outs);
     expect(read.props).to.include({ keyId: id, keyState: "Enabled" });
     expect(read.props.unreadable).to.have.members(["policy", "rotation", "tags"]);
@@ -176,12 +148,12 @@ describe("errors", function () {
   });
 
   it("a key made outside the provider by CreateKey is never adopted by accident", async () => {
-    const before = (await raw.send(new ListKeysCommand({}))).Keys!.length;
-    await raw.send(new CreateKeyCommand({ Description: "someone else's" }));
-    proxy.addFault({ operation: "CreateKey", kind: "resetBefore", times: 1 });
+    const before = (await kms.raw.send(new ListKeysCommand({}))).Keys!.length;
+    await kms.raw.send(new CreateKeyCommand({ Description: "someone else's" }));
+    kms.proxy.addFault({ operation: "CreateKey", kind: "resetBefore", times: 1 });
     const { id } = await newKey({ description: "mine" });
-    const metadata = (await raw.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
+    const metadata = (await kms.raw.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
     expect(metadata.Description).to.equal("mine");
-    expect((await raw.send(new ListKeysCommand({}))).Keys!.length).to.equal(before + 2);
+    expect((await kms.raw.send(new ListKeysCommand({}))).Keys!.length).to.equal(before + 2);
   });
 });

@@ -4,52 +4,23 @@ import {
   CreateKeyCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
-  KMSClient,
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
   UpdateKeyDescriptionCommand,
 } from "@aws-sdk/client-kms";
-import { KmsKeyProvider } from "../../sdk";
-import { KmsProxy } from "../support/kms-proxy";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { OPEN_POLICY, outOfBand, useFakeCredentials } from "../support/fixtures";
-
-type Props = Record<string, unknown>;
+import { OPEN_POLICY } from "../support/fixtures";
+import { Props, useLocalKms } from "../support/local-kms";
 
 describe("provider against a KMS server", function () {
   this.timeout(120_000);
-  let kms: Awaited<ReturnType<typeof startKmsServerWithProxy>>;
-  let proxy: KmsProxy;
-  let raw: KMSClient;
-  const provider = new KmsKeyProvider();
-
-  before(async () => {
-    useFakeCredentials();
-    kms = await startKmsServerWithProxy();
-    proxy = kms.proxy;
-    raw = outOfBand(kms.endpoint);
-  });
-  after(async () => kms?.stop());
-  beforeEach(() => {
-    proxy.clearFaults();
-    proxy.resetCounts();
-  });
-
-  async function checked(news: Props): Promise<Props> {
-    const result = await provider.check({}, { endpoint: kms.endpoint, ...news });
-    expect(result.failures, JSON.stringify(result.failures)).to.equal(undefined);
-    return result.inputs as Props;
-  }
-
-  async function createKey(news: Props): Promise<{ id: string; inputs: Props; outs: Props }> {
-    const inputs = await checked(news);
-    const created = await provider.create(inputs);
-    return { id: created.id, inputs, outs: created.outs as Props };
-  }
+  const kms = useLocalKms();
+  const { provider } = kms;
+  const checked = (news: Props) => kms.checked(news);
+  const createKey = (news: Props) => kms.newKey(news);
 
   async function describe_(id: string) {
-    return (await raw.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
+    return (await kms.raw.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
   }
 
   it("creates a key with every input, in one CreateKey", async () => {
@@ -65,9 +36,9 @@ describe("provider against a KMS server", function () {
       bypassPolicyLockoutSafetyCheck: false,
       region: "us-east-1",
     });
-    expect(proxy.calls("CreateKey")).to.equal(1);
+    expect(kms.proxy.calls("CreateKey")).to.equal(1);
     // Rotation is set while the key is enabled, then it is disabled last.
-    const order = proxy.callLog.map((c) => c.operation).filter((op) => op !== "DescribeKey");
+    const order = kms.proxy.callLog.map((c) => c.operation).filter((op) => op !== "DescribeKey");
     expect(order).to.deep.equal(["CreateKey", "EnableKeyRotation", "DisableKey"]);
     const metadata = await describe_(id);
     expect(metadata).to.include({ Description: "orders database", MultiRegion: true, KeyState: "Disabled" });
@@ -79,7 +50,7 @@ describe("provider against a KMS server", function () {
       rotationPeriodInDays: 180,
     });
     expect(outs.arn).to.equal(metadata.Arn);
-    const tags = (await raw.send(new ListResourceTagsCommand({ KeyId: id }))).Tags ?? [];
+    const tags = (await kms.raw.send(new ListResourceTagsCommand({ KeyId: id }))).Tags ?? [];
     expect(tags.map((t) => t.TagKey)).to.include.members(["team", "env"]);
     expect(outs.tags).to.deep.equal({ team: "payments", env: "test" });
   });
@@ -108,7 +79,7 @@ describe("provider against a KMS server", function () {
 
   it("brings back a key scheduled for deletion out of band: same ID, Enabled", async () => {
     const { id, inputs, outs } = await createKey({ description: "keep me", tags: { team: "payments" } });
-    await raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
 
     const read = await provider.read(id, outs);
     expect(read.id).to.equal(id);
@@ -119,33 +90,33 @@ describe("provider against a KMS server", function () {
     const diff = await provider.diff(id, read.props, inputs);
     expect(diff).to.deep.include({ changes: true, replaces: [] });
 
-    proxy.resetCounts();
+    kms.proxy.resetCounts();
     const updated = await provider.update(id, read.props, inputs);
     expect(updated.outs).to.include({ keyId: id, keyState: "Enabled", enabled: true });
     expect(updated.outs).to.not.have.property("deletionDate");
     expect((await describe_(id)).KeyState).to.equal("Enabled");
-    expect(proxy.calls("CreateKey")).to.equal(0);
-    const calls = proxy.callLog.map((c) => c.operation);
+    expect(kms.proxy.calls("CreateKey")).to.equal(0);
+    const calls = kms.proxy.callLog.map((c) => c.operation);
     expect(calls.indexOf("CancelKeyDeletion")).to.be.lessThan(calls.indexOf("EnableKey"));
   });
 
   it("brings back a key declared disabled: Disabled, EnableKey never called", async () => {
     const { id, inputs, outs } = await createKey({ enabled: false });
-    await raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
     const read = await provider.read(id, outs);
     expect((await provider.diff(id, read.props, inputs)).replaces).to.deep.equal([]);
-    proxy.resetCounts();
+    kms.proxy.resetCounts();
     const updated = await provider.update(id, read.props, inputs);
     expect(updated.outs).to.include({ keyId: id, keyState: "Disabled", enabled: false });
     expect((await describe_(id)).KeyState).to.equal("Disabled");
-    expect(proxy.calls("CancelKeyDeletion")).to.equal(1);
-    expect(proxy.calls("EnableKey")).to.equal(0);
+    expect(kms.proxy.calls("CancelKeyDeletion")).to.equal(1);
+    expect(kms.proxy.calls("EnableKey")).to.equal(0);
   });
 
   it("reverts out-of-band DisableKey, tag and description changes", async () => {
     const { id, inputs, outs } = await createKey({ description: "as declared", tags: { team: "payments" } });
-    await raw.send(new DisableKeyCommand({ KeyId: id }));
-    await raw.send(
+    await kms.raw.send(new DisableKeyCommand({ KeyId: id }));
+    await kms.raw.send(
       new TagResourceCommand({
         KeyId: id,
         Tags: [
@@ -154,7 +125,7 @@ describe("provider against a KMS server", function () {
         ],
       }),
     );
-    await raw.send(new UpdateKeyDescriptionCommand({ KeyId: id, Description: "changed by hand" }));
+    await kms.raw.send(new UpdateKeyDescriptionCommand({ KeyId: id, Description: "changed by hand" }));
 
     const read = await provider.read(id, outs);
     expect(read.props).to.include({ keyState: "Disabled", description: "changed by hand" });
@@ -176,9 +147,9 @@ describe("provider against a KMS server", function () {
     expect(metadata.KeyState).to.equal("PendingDeletion");
     const days = (metadata.DeletionDate!.getTime() - Date.now()) / 86_400_000;
     expect(days).to.be.within(6.9, 7.1);
-    proxy.resetCounts();
+    kms.proxy.resetCounts();
     await provider.delete(id, outs);
-    expect(proxy.calls("ScheduleKeyDeletion")).to.equal(0);
+    expect(kms.proxy.calls("ScheduleKeyDeletion")).to.equal(0);
     expect((await provider.read(id, outs)).props).to.include({ keyState: "PendingDeletion" });
   });
 
@@ -190,11 +161,11 @@ describe("provider against a KMS server", function () {
   });
 
   it("imports a key pending deletion by ID or ARN, then an update recovers it", async () => {
-    const made = await raw.send(
+    const made = await kms.raw.send(
       new CreateKeyCommand({ Description: "made elsewhere", Tags: [{ TagKey: "team", TagValue: "ops" }] }),
     );
     const id = made.KeyMetadata!.KeyId!;
-    await raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 30 }));
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 30 }));
 
     const byArn = await provider.read(made.KeyMetadata!.Arn!, { endpoint: kms.endpoint });
     expect(byArn.id).to.equal(id);
@@ -212,25 +183,25 @@ describe("provider against a KMS server", function () {
 
   it("says in plain words when a cancelled key is left PendingImport, after doing what it can", async () => {
     const { id, inputs, outs } = await createKey({ description: "imported material" });
-    await raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
     const read = await provider.read(id, outs);
     // KMS leaves a key whose imported material is gone in PendingImport after a cancel; moto can't, the proxy can.
-    const cancel = proxy.callLog.length;
+    const cancel = kms.proxy.callLog.length;
     const updating = provider.update(id, read.props, { ...inputs, description: "still updated" });
     // Once the cancel has gone through, pretend KMS put the key in PendingImport.
-    while (!proxy.callLog.slice(cancel).some((c) => c.operation === "CancelKeyDeletion"))
+    while (!kms.proxy.callLog.slice(cancel).some((c) => c.operation === "CancelKeyDeletion"))
       await new Promise((r) => setTimeout(r, 5));
-    proxy.overrideKeyState(id, "PendingImport");
+    kms.proxy.overrideKeyState(id, "PendingImport");
     let error: (Error & { id?: string; properties?: Props }) | undefined;
     await updating.catch((err) => (error = err));
-    proxy.overrideKeyState(id, undefined);
+    kms.proxy.overrideKeyState(id, undefined);
     expect(error?.message)
       .to.match(/PendingImport/)
       .and.match(/ImportKeyMaterial/)
       .and.include(id);
     expect(error?.id, "the key stays tracked").to.equal(id);
     expect(error?.properties).to.include({ keyState: "PendingImport", description: "still updated" });
-    expect(proxy.calls("EnableKey")).to.equal(0);
+    expect(kms.proxy.calls("EnableKey")).to.equal(0);
     expect((await describe_(id)).Description).to.equal("still updated");
   });
 });
