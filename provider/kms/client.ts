@@ -8,6 +8,17 @@ export const DEFAULT_MAX_ATTEMPTS = 10;
 
 const clients = new Map<string, KMSClient>();
 
+/** Environment variables that shape a client. Only their values' identity is kept in memory, never in state. */
+const CLIENT_ENVIRONMENT = [
+  "AWS_REGION",
+  "AWS_DEFAULT_REGION",
+  "AWS_PROFILE",
+  "AWS_ENDPOINT_URL_KMS",
+  "AWS_ENDPOINT_URL",
+  "AWS_MAX_ATTEMPTS",
+  "AWS_RETRY_MODE",
+];
+
 /** One client per connection and process, so the SDK's adaptive rate limiter sees every call. */
 export function kmsClient(connection: Connection, options: { retries?: boolean } = {}): KMSClient {
   // The SDK warns on Node.js 20 about its releases after January 2027; lock file pins releases that run on 20.
@@ -27,7 +38,13 @@ export function kmsClient(connection: Connection, options: { retries?: boolean }
     }
   }
   const retries = options.retries ?? true;
-  const cacheKey = JSON.stringify([connection.region, connection.endpoint, retries]);
+  // The environment is part of the key: tests (and long-lived hosts) may change it between calls.
+  const cacheKey = JSON.stringify([
+    connection.region,
+    connection.endpoint,
+    retries,
+    ...CLIENT_ENVIRONMENT.map((name) => process.env[name]),
+  ]);
   let client = clients.get(cacheKey);
   if (!client) {
     const maxAttempts = retries ? Number(process.env.AWS_MAX_ATTEMPTS) || DEFAULT_MAX_ATTEMPTS : 1;

@@ -205,3 +205,38 @@ describe("provider against a KMS server", function () {
     expect((await describe_(id)).Description).to.equal("still updated");
   });
 });
+
+describe("connection from the environment", function () {
+  this.timeout(120_000);
+  const kms = useLocalKms();
+
+  it("uses AWS_ENDPOINT_URL_KMS, else AWS_ENDPOINT_URL, when no endpoint is declared", async () => {
+    for (const variable of ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"]) {
+      process.env[variable] = kms.endpoint;
+      try {
+        const inputs = (await kms.provider.check({}, { description: variable })).inputs;
+        const created = await kms.provider.create(inputs);
+        expect(created.outs).to.include({ description: variable, keyState: "Enabled" });
+        expect(created.outs).to.not.have.property("endpoint");
+        expect(kms.proxy.callLog.some((c) => c.operation === "CreateKey" && c.keyId === undefined)).to.equal(true);
+      } finally {
+        delete process.env[variable];
+      }
+    }
+    expect(kms.proxy.calls("CreateKey")).to.equal(2);
+  });
+
+  it("refuses a plain-http endpoint from the environment that is not loopback, saying how to allow it", async () => {
+    process.env.AWS_ENDPOINT_URL_KMS = "http://kms.example.internal:8080";
+    try {
+      const inputs = (await kms.provider.check({}, {})).inputs;
+      let error: Error | undefined;
+      await kms.provider.create(inputs).catch((err: Error) => (error = err));
+      expect(error?.message)
+        .to.include("PULUMI_KMS_KEY_ALLOW_INSECURE_ENDPOINT=true")
+        .and.include("AWS_ENDPOINT_URL_KMS");
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL_KMS;
+    }
+  });
+});
