@@ -6,7 +6,9 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { require: "readonly", process: "readonly", console: "readonly", __dirname: "readonly" } },
+    languageOptions: {
+      globals: { require: "readonly", process: "readonly", console: "readonly", __dirname: "readonly" },
+    },
     rules: {
       "@typescript-eslint/no-require-imports": "off",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
