@@ -18,6 +18,8 @@ export interface KeyInputs {
   endpoint?: string;
   /** Allows a plain-http endpoint that is not on loopback. */
   allowInsecureEndpoint?: boolean;
+  /** An existing key (ID or ARN) to adopt instead of creating one: what KmsKey's `import` option becomes. */
+  importKeyId?: string;
 }
 
 /** Inputs after check(): defaults applied, plus the key state the program wants (shown in previews). */
@@ -117,4 +119,5 @@ export const INPUT_NAMES: readonly (keyof KeyInputs)[] = [
   "region",
   "endpoint",
   "allowInsecureEndpoint",
+  "importKeyId",
 ];

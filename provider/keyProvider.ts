@@ -57,6 +57,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
     const declared = inputs as KeyInputs;
     const desired = desiredKey(declared);
     const connection = connectionOf(declared);
+    if (declared.importKeyId !== undefined) return adopt(declared.importKeyId, inputs);
     const metadata = await createKey(connection, desired);
     let observed = observedFrom(metadata, {
       policy: desired.policy,
@@ -114,6 +115,41 @@ export class KeyProvider implements dynamic.ResourceProvider {
       await runAction(client, id, action);
     }
   }
+}
+
+/**
+ * The engine can't import dynamic resources (its Read for an import carries no provider: pulumi/pulumi#16175),
+ * so KmsKey turns the `import` option into this: take over the existing key, as an update would reconcile it.
+ */
+async function adopt(reference: string, inputs: Props): Promise<dynamic.CreateResult> {
+  const parsed = parseKeyReference(reference);
+  if ("error" in parsed) throw new Error(`cannot import the key: ${parsed.error}`);
+  const declared = inputs as KeyInputs;
+  const connection = connectionOf(declared);
+  const observed = await readKey(connection, parsed.keyId);
+  if (!observed) {
+    throw new Error(
+      `cannot import KMS key ${parsed.keyId}: KMS has no such key in this account and region. Remove the import option to create a new key.`,
+    );
+  }
+  const desired = desiredKey(declared);
+  const mismatches = REPLACE_ON_CHANGE.filter((name) => desired[name] !== observed[name]).map(
+    (name) => `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,
+  );
+  if (mismatches.length > 0) {
+    throw new Error(
+      `cannot import KMS key ${observed.keyId} as declared: ${mismatches.join("; ")}. Declare them as the key has them.`,
+    );
+  }
+  let after: ObservedKey;
+  let plan: Plan;
+  try {
+    ({ observed: after, plan } = await reconcile(connection, desired, observed));
+  } catch (err) {
+    throw await partialFailure(err, inputs, undefined, observed.keyId);
+  }
+  if (plan.refusal) throw await partialFailure(new Error(plan.refusal), inputs, after);
+  return { id: after.keyId, outs: outputsOf(inputs, after) };
 }
 
 /** Runs the update plan; after a cancel, plans the rest again from the state KMS actually left. */
@@ -237,7 +273,8 @@ export function diffKey(olds: Props, news: Props): dynamic.DiffResult {
 
 function policyDiffers(old: unknown, declared: unknown): boolean {
   if (declared === UNKNOWN) return true;
-  if (declared === undefined) return old !== undefined;
+  // An undeclared policy is not managed: nothing to change.
+  if (declared === undefined) return false;
   if (typeof old !== "string" || typeof declared !== "string") return true;
   return !jsonEqual(old, declared);
 }

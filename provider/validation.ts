@@ -145,6 +145,15 @@ export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
       );
     }
   }
+  if (known("importKeyId")) {
+    const reference = typeof news.importKeyId === "string" ? parseKeyReference(news.importKeyId) : undefined;
+    if (!reference || "error" in reference) {
+      fail(
+        "importKeyId",
+        `importKeyId (the import option) must name an existing key: ${reference?.error ?? `got ${show(news.importKeyId)}`}`,
+      );
+    }
+  }
   if (known("endpoint")) {
     const reason = endpointProblem(news.endpoint, news.allowInsecureEndpoint === true);
     if (reason) fail("endpoint", reason);

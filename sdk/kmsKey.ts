@@ -31,6 +31,8 @@ export interface KmsKeyArgs {
   endpoint?: pulumi.Input<string>;
   /** Accept a plain-http endpoint that is not on loopback. Default false. */
   allowInsecureEndpoint?: pulumi.Input<boolean>;
+  /** Adopt this existing key (ID or ARN) instead of creating one; the `import` resource option sets it. */
+  importKeyId?: pulumi.Input<string>;
 }
 
 /**
@@ -117,6 +119,16 @@ export class KmsKey extends pulumi.dynamic.Resource {
       keyManager: undefined,
       unreadable: undefined,
     };
-    super(provider, name, { ...outputsOnly, ...args }, opts, "kms", "KmsKey");
+    // Pulumi can't import dynamic resources (pulumi/pulumi#16175): the provider adopts the key in create instead.
+    const importKeyId = opts?.import;
+    const options = importKeyId === undefined ? opts : { ...opts, import: undefined };
+    super(
+      provider,
+      name,
+      { ...outputsOnly, ...args, ...(importKeyId ? { importKeyId } : {}) },
+      options,
+      "kms",
+      "KmsKey",
+    );
   }
 }

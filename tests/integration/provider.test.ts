@@ -181,6 +181,29 @@ describe("provider against a KMS server", function () {
     expect((await describe_(id)).KeyState).to.equal("Enabled");
   });
 
+  it("adopts an existing key pending deletion for the import option (importKeyId), by ARN: same key, Enabled", async () => {
+    const made = await kms.raw.send(new CreateKeyCommand({ Description: "made elsewhere" }));
+    const id = made.KeyMetadata!.KeyId!;
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 30 }));
+    kms.proxy.resetCounts();
+    const { id: adopted, outs } = await createKey({ description: "adopted", importKeyId: made.KeyMetadata!.Arn! });
+    expect(adopted).to.equal(id);
+    expect(outs).to.include({ keyId: id, keyState: "Enabled", description: "adopted" });
+    expect(kms.proxy.calls("CreateKey")).to.equal(0);
+    expect((await describe_(id)).KeyState).to.equal("Enabled");
+  });
+
+  it("refuses to import a key that does not exist, or one whose spec differs from the declaration", async () => {
+    let error: Error | undefined;
+    await createKey({ importKeyId: "0b5e8f5a-0000-4000-8000-00000000cafe" }).catch((err: Error) => (error = err));
+    expect(error?.message).to.include("0b5e8f5a-0000-4000-8000-00000000cafe").and.include("Remove the import option");
+    const made = await kms.raw.send(new CreateKeyCommand({ KeySpec: "RSA_2048", KeyUsage: "SIGN_VERIFY" }));
+    let mismatch: Error | undefined;
+    await createKey({ importKeyId: made.KeyMetadata!.KeyId! }).catch((err: Error) => (mismatch = err));
+    expect(mismatch?.message).to.include('keySpec is "RSA_2048" but the program declares "SYMMETRIC_DEFAULT"');
+    expect(kms.proxy.calls("CreateKey"), "only the out-of-band CreateKey").to.equal(1);
+  });
+
   it("says in plain words when a cancelled key is left PendingImport, after doing what it can", async () => {
     const { id, inputs, outs } = await createKey({ description: "imported material" });
     await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));

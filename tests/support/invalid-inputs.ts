@@ -230,6 +230,12 @@ export const INVALID_INPUTS: InvalidInput[] = [
   { name: "region with upper case", inputs: { region: "US-EAST-1" }, property: "region", allowed: /such as us-east-1/ },
   { name: "region with spaces", inputs: { region: "us east 1" }, property: "region", allowed: /such as us-east-1/ },
   {
+    name: "import of a malformed key ID",
+    inputs: { importKeyId: "alias/orders" },
+    property: "importKeyId",
+    allowed: /key ARN/,
+  },
+  {
     name: "misspelt input",
     inputs: { deletionWindow: 7 },
     property: "deletionWindow",

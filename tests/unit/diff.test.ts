@@ -118,6 +118,11 @@ describe("diff()", () => {
     expect((await provider.diff(keyId, outputs, { ...inputs, policy: '{"Statement":[]}' })).changes).to.equal(true);
   });
 
+  it("leaves an undeclared policy alone: no diff whatever the key has", async () => {
+    const { inputs, outputs } = stateFor({ description: "x" });
+    expect((await provider.diff(keyId, { ...outputs, policy: '{"Statement":[]}' }, inputs)).changes).to.equal(false);
+  });
+
   it("treats tags as a map: order makes no diff", async () => {
     const { inputs, outputs } = stateFor({ tags: { a: "1", b: "2" } });
     expect((await provider.diff(keyId, outputs, { ...inputs, tags: { b: "2", a: "1" } })).changes).to.equal(false);

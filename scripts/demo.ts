@@ -1,0 +1,157 @@
+// `npm run demo`: examples/drift-recovery end to end against a local KMS, through the real Pulumi engine.
+// A key is created, scheduled for deletion behind Pulumi's back, and brought back by `pulumi up --refresh`.
+// Needs no configuration; leaves nothing running (moto, the engine, temporary folders), also on Ctrl-C or error.
+// Run it through scripts/demo, which builds the project and installs moto and the Pulumi CLI first.
+// `--verbose` shows the engine's own output as well.
+import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
+import { startKmsServerWithProxy } from "../tests/support/kms-server";
+import { exampleProgram, exampleProjectName, PulumiHarness, TestStack } from "../tests/support/pulumi";
+
+const EXAMPLE = "drift-recovery";
+const OUT_OF_BAND_WINDOW_DAYS = 7;
+const verbose = process.argv.includes("--verbose");
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
+let stepNumber = 0;
+const STEPS = 6;
+function step(title: string): void {
+  stepNumber += 1;
+  console.log(`\n${bold(`[${stepNumber}/${STEPS}] ${title}`)}`);
+}
+const say = (text: string) => console.log(`      ${text}`);
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const abort = new AbortController();
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = signal;
+    console.log(`\n${signal}: stopping the engine and the local KMS ...`);
+    abort.abort();
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
+  const check = () => {
+    if (interrupted) throw new Error(`interrupted (${interrupted})`);
+  };
+
+  console.log(
+    bold("pulumi-kms-key: a KMS key scheduled for deletion behind Pulumi's back, brought back by pulumi up --refresh"),
+  );
+
+  let kms: Awaited<ReturnType<typeof startKmsServerWithProxy>> | undefined;
+  let harness: PulumiHarness | undefined;
+  let client: KMSClient | undefined;
+  let stack: TestStack | undefined;
+  try {
+    step("Start a local KMS");
+    kms = await startKmsServerWithProxy();
+    check();
+    say(`moto on ${kms.server.endpoint}, behind a proxy that applies KMS's key-state rules: ${kms.endpoint}`);
+    client = new KMSClient({
+      region: "us-east-1",
+      endpoint: kms.server.endpoint,
+      credentials: { accessKeyId: "someone-else", secretAccessKey: "someone-else" },
+    });
+    harness = await PulumiHarness.create({
+      kmsEndpoint: kms.endpoint,
+      signal: abort.signal,
+      onOutput: verbose ? (text) => process.stdout.write(dim(text)) : undefined,
+    });
+    check();
+    stack = await harness.stack("dev", exampleProgram(EXAMPLE), { projectName: exampleProjectName(EXAMPLE) });
+
+    step(`pulumi up (examples/${EXAMPLE})`);
+    const created = await stack.up();
+    const keyId = created.outputs.keyId.value as string;
+    say(`created KMS key ${bold(keyId)}: ${String(created.outputs.keyState.value)}`);
+    say(dim(String(created.outputs.arn.value)));
+
+    step("Someone schedules the key's deletion, behind Pulumi's back");
+    const scheduled = await client.send(
+      new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: OUT_OF_BAND_WINDOW_DAYS }),
+    );
+    check();
+    say(
+      `ScheduleKeyDeletion: the key is ${bold("PendingDeletion")}, to be deleted on ${formatDate(scheduled.DeletionDate)}`,
+    );
+    say("everything encrypted under it would be lost then; a tool that saw the key as gone would now create a new one");
+
+    step("pulumi preview --refresh --diff");
+    const preview = await stack.preview({ refresh: true, diff: true });
+    const summary = preview.changeSummary;
+    say(`plan: ${summary.update ?? 0} to update, ${summary.replace ?? 0} to replace, ${summary.create ?? 0} to create`);
+    for (const line of updateDiffLines(preview.stdout)) say(`  ${line}`);
+
+    step("pulumi up --refresh");
+    kms.proxy.resetCounts();
+    const recovered = await stack.up({ refresh: true });
+    const calls = kms.proxy.callLog.map((entry) => entry.operation).filter((op) => !/^(Describe|Get|List)/.test(op));
+    say(`KMS calls made: ${calls.join(", ") || "none"}`);
+    const live = (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
+    check();
+    const sameKey = recovered.outputs.keyId.value === keyId;
+    say(
+      `recovered: key ${bold(String(recovered.outputs.keyId.value))} is ${bold(live?.KeyState ?? "?")}` +
+        `${sameKey ? " (the same key)" : " (A DIFFERENT KEY!)"}, deletion date: ${live?.DeletionDate ? formatDate(live.DeletionDate) : "none"}`,
+    );
+    if (!sameKey || live?.KeyState !== "Enabled" || live.DeletionDate) throw new Error("the key was not recovered");
+
+    step("pulumi destroy");
+    await stack.destroy();
+    const after = (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
+    say(
+      `the key is ${after?.KeyState}, to be deleted on ${formatDate(after?.DeletionDate)} (its deletionWindowInDays)`,
+    );
+    console.log(
+      `\n${bold("Done")} in ${Math.round((Date.now() - started) / 1000)} s; the local KMS and the temporary state are removed.`,
+    );
+    return 0;
+  } catch (err) {
+    if (interrupted) {
+      console.error(`demo interrupted (${interrupted})`);
+      return 130;
+    }
+    console.error(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);
+    const transcript = stack?.transcript;
+    if (transcript && !verbose && (transcript.stdout || transcript.stderr)) {
+      console.error(dim(`--- the engine's output ---\n${transcript.stdout}${transcript.stderr}`));
+    }
+    return 1;
+  } finally {
+    // The keys live only in this moto: stopping it is their destroy, should the demo not get there.
+    client?.destroy();
+    await harness?.cleanup({ destroy: false }).catch(() => undefined);
+    await kms?.stop().catch(() => undefined);
+  }
+}
+
+/** The lines of the key's planned update (the refresh's own section skipped), as `pulumi preview --diff` prints them. */
+function updateDiffLines(stdout: string): string[] {
+  const lines = stdout.split("\n");
+  const start = lines.findIndex((line) => /KmsKey: \(update\)\s*$/.test(line));
+  if (start < 0) return ["(no update planned for the key)"];
+  const changes: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    // The next resource, the outputs that follow, or the summary.
+    if (/: \([a-z-]+\)\s*$/.test(line) || line.includes("--outputs:--") || /^\S/.test(line)) break;
+    const trimmed = line.trim();
+    if (/^[~+-] /.test(trimmed)) changes.push(trimmed.replace(/\s+:/, ":").replace(/:\s+/, ": "));
+  }
+  return changes;
+}
+
+function formatDate(date: Date | undefined): string {
+  return date ? `${date.toISOString().slice(0, 16).replace("T", " ")} UTC` : "(unknown)";
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
