@@ -156,7 +156,8 @@ export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
   }
   if (known("endpoint")) {
     const reason = endpointProblem(news.endpoint, news.allowInsecureEndpoint === true);
-    if (reason) fail("endpoint", reason);
+    // The engine prints the value of a named property: not when it holds credentials.
+    if (reason) fail(hasUserinfo(news.endpoint) ? "" : "endpoint", reason);
   }
   return failures;
 }
@@ -255,6 +256,15 @@ export function parseKeyReference(reference: string): { keyId: string } | { erro
       `the key ID ${show(reference)} is neither a key ID (a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- and 32 hex digits) ` +
       `nor a key ARN (arn:PARTITION:SERVICE:[REGION:]ACCOUNT:key/KEY-ID)`,
   };
+}
+
+function hasUserinfo(endpoint: unknown): boolean {
+  try {
+    const url = new URL(String(endpoint));
+    return url.username !== "" || url.password !== "";
+  } catch {
+    return false;
+  }
 }
 
 function isWholeNumberIn(value: unknown, min: number, max: number): boolean {

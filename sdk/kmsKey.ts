@@ -125,7 +125,7 @@ export class KmsKey extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { ...outputsOnly, ...args, ...(importKeyId ? { importKeyId } : {}) },
+      { ...outputsOnly, ...args, ...(importKeyId !== undefined ? { importKeyId } : {}) },
       options,
       "kms",
       "KmsKey",

@@ -66,6 +66,14 @@ export function explain(err: unknown, context: ErrorContext): Error {
   const name = errorName(err);
   const detail = errorMessage(err);
   if (isNotFound(err)) return keyId ? new KeyNotFoundError(keyId, operation) : new Error(`${operation}: ${detail}`);
+  const metadata = (err as { $metadata?: { httpStatusCode?: number; attempts?: number } }).$metadata;
+  if (metadata?.httpStatusCode !== undefined && (name === "SyntaxError" || /Deserialization error/.test(detail))) {
+    // Not KMS's answer (a load balancer or proxy in front of it): say what came back, not how parsing it failed.
+    const attempts = metadata.attempts && metadata.attempts > 1 ? ` (${metadata.attempts} attempts)` : "";
+    return new Error(
+      `${operation} on ${key} failed: the endpoint answered HTTP ${metadata.httpStatusCode} with a body that is not a KMS response${attempts}`,
+    );
+  }
   if (name === "InvalidArnException") {
     return new Error(
       `${operation}: KMS rejected the key ID or ARN ${JSON.stringify(keyId ?? "")} as not valid: ${detail}`,

@@ -260,7 +260,17 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
     } catch (err) {
       const unknownOutcome = outcomeUnknown(err);
       if (unknownOutcome) {
-        const found = await findKeyByCreationToken(client, token);
+        let found: KeyMetadata | undefined;
+        try {
+          found = await findKeyByCreationToken(client, token);
+        } catch (lookupError) {
+          // Neither sending CreateKey again (a second key) nor staying silent (an untraceable key) is safe.
+          throw new Error(
+            `${explain(err, { operation: "CreateKey" }).message}. KMS may have made the key before the connection failed, ` +
+              `and looking for it failed too (${explain(lookupError, { operation: "ListKeys" }).message}): a key made by ` +
+              `this attempt carries the tag ${CREATION_TOKEN_TAG}=${token}; import it or schedule it for deletion.`,
+          );
+        }
         if (found) return found;
       }
       const errorType = retryErrorType(err);
@@ -270,7 +280,7 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
       } catch {
         throw unknownOutcome
           ? new Error(
-              `${explain(err, { operation: "CreateKey" }).message}. If KMS made the key before the connection failed, ` +
+              `${explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "")}. If KMS made the key before the connection failed, ` +
                 `it carries the tag ${CREATION_TOKEN_TAG}=${token}; schedule it for deletion or import it.`,
             )
           : explain(err, { operation: "CreateKey" });
@@ -305,8 +315,10 @@ export async function findKeyByCreationToken(client: KMSClient, token: string): 
       let tags: Record<string, string>;
       try {
         tags = await readTags(client, entry.KeyId);
-      } catch {
-        continue; // keys we may not read can't be ours
+      } catch (err) {
+        // Keys we may not read, or that went away meanwhile, can't be ours; any other failure leaves it open.
+        if (isAccessDenied(err) || isNotFound(err)) continue;
+        throw err;
       }
       if (tags[CREATION_TOKEN_TAG] === token) return describeKey(client, entry.KeyId);
     }

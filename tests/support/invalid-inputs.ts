@@ -212,7 +212,7 @@ export const INVALID_INPUTS: InvalidInput[] = [
   {
     name: "endpoint carrying credentials",
     inputs: { endpoint: "https://AKIAEXAMPLE:secret@kms.example.com" },
-    property: "endpoint",
+    property: "",
     allowed: /must not carry credentials/,
   },
   {
