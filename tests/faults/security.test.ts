@@ -20,7 +20,6 @@ import {
 type Props = Record<string, unknown>;
 type Kms = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
 
-/** An address of this machine that is not loopback, or 0.0.0.0 (which Linux connects to locally) when none. */
 /**
  * A TCP forwarder to a loopback port, named by the IPv4-mapped IPv6 form of 127.0.0.1: a URL the provider does not
  * take for loopback (only 127.0.0.0/8, localhost and [::1] count), while every packet stays on loopback.
