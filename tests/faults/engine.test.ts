@@ -112,6 +112,18 @@ describe("faults: the real engine recovering keys", function () {
     return c;
   }
 
+  /** A stack of `count` keys, all then scheduled for deletion behind the program's back. */
+  async function keysPendingDeletion(name: string, prefix: string, count: number) {
+    const stack = await harness.stack(name, keysProgram(prefix, count));
+    stacks.push(stack);
+    const out = track();
+    await stack.stack.up({ onOutput: out.onOutput, onError: out.onError });
+    const before = await keyIdsByUrn(stack);
+    expect(before.size).to.equal(count);
+    await scheduleDeletion(kms.server.endpoint, [...before.values()]);
+    return { stack, before };
+  }
+
   describe("pulumi up --refresh killed with SIGKILL while recovering 20 keys, then run again", () => {
     const COUNT = 20;
     const KILL_AFTER_CANCELS = 5;
@@ -119,13 +131,7 @@ describe("faults: the real engine recovering keys", function () {
     let before: Map<string, string>;
 
     it("makes 20 keys, then the keys are scheduled for deletion behind the program's back", async () => {
-      stack = await harness.stack("sigkill", keysProgram("recover", COUNT));
-      stacks.push(stack);
-      const out = track();
-      await stack.stack.up({ onOutput: out.onOutput, onError: out.onError });
-      before = await keyIdsByUrn(stack);
-      expect(before.size).to.equal(COUNT);
-      await scheduleDeletion(kms.server.endpoint, [...before.values()]);
+      ({ stack, before } = await keysPendingDeletion("sigkill", "recover", COUNT));
       expect(new Set(await keyStates(moto, [...before.values()]))).to.deep.equal(new Set(["PendingDeletion"]));
     });
 
@@ -267,13 +273,7 @@ describe("faults: the real engine recovering keys", function () {
     let before: Map<string, string>;
 
     it("makes 50 keys, then the keys are scheduled for deletion behind the program's back", async () => {
-      stack = await harness.stack("throttling", keysProgram("throttled", COUNT));
-      stacks.push(stack);
-      const out = track();
-      await stack.stack.up({ onOutput: out.onOutput, onError: out.onError });
-      before = await keyIdsByUrn(stack);
-      expect(before.size).to.equal(COUNT);
-      await scheduleDeletion(kms.server.endpoint, [...before.values()]);
+      ({ stack, before } = await keysPendingDeletion("throttling", "throttled", COUNT));
     });
 
     it("recovers all 50 with the provider's retry defaults, no error reaching the user", async () => {

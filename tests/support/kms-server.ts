@@ -9,6 +9,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { KmsProxy, ProxyOptions } from "./kms-proxy";
+import { findRepoRoot } from "./repo";
 
 export interface KmsServer {
   /** http://127.0.0.1:PORT */
@@ -34,23 +35,6 @@ export function findFreePort(): Promise<number> {
       srv.close((err) => (err ? reject(err) : resolve(port)));
     });
   });
-}
-
-function findRepoRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pkg = path.join(dir, "package.json");
-    if (fs.existsSync(pkg)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: string }).name === "pulumi-kms-key") return dir;
-      } catch {
-        // not ours; keep walking up
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
 }
 
 /** The moto_server binary to run (see the file comment). */

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { findRepoRoot } from "./repo";
 import {
   DestroyResult,
   EngineEvent,
@@ -339,21 +340,4 @@ export function exampleProjectName(name: string): string {
   const match = /^name:\s*(\S+)\s*$/m.exec(yaml);
   if (!match) throw new Error(`examples/${name}/Pulumi.yaml has no name`);
   return match[1];
-}
-
-function findRepoRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    const pkg = path.join(dir, "package.json");
-    if (fs.existsSync(pkg)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: string }).name === "pulumi-kms-key") return dir;
-      } catch {
-        // not ours; keep walking up
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no pulumi-kms-key package.json above ${start}`);
-    dir = parent;
-  }
 }
