@@ -55,9 +55,9 @@ export class KeyProvider implements dynamic.ResourceProvider {
 
   async create(inputs: Props): Promise<dynamic.CreateResult> {
     const declared = inputs as KeyInputs;
+    if (declared.importKeyId !== undefined) return adopt(declared.importKeyId, inputs);
     const desired = desiredKey(declared);
     const connection = connectionOf(declared);
-    if (declared.importKeyId !== undefined) return adopt(declared.importKeyId, inputs);
     const metadata = await createKey(connection, desired);
     let observed = observedFrom(metadata, {
       policy: desired.policy,
@@ -94,16 +94,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
       gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` creates a new key";
       throw gone;
     }
-    const desired = desiredKey(declared);
-    let after: ObservedKey;
-    let plan: Plan;
-    try {
-      ({ observed: after, plan } = await reconcile(connection, desired, observed));
-    } catch (err) {
-      throw await partialFailure(err, news, undefined, id);
-    }
-    if (plan.refusal) throw await partialFailure(new Error(plan.refusal), news, after);
-    return { outs: outputsOf(news, after) };
+    return { outs: outputsOf(news, await reconcileTracked(news, observed)) };
   }
 
   async delete(id: string, props: Props): Promise<void> {
@@ -141,15 +132,22 @@ async function adopt(reference: string, inputs: Props): Promise<dynamic.CreateRe
       `cannot import KMS key ${observed.keyId} as declared: ${mismatches.join("; ")}. Declare them as the key has them.`,
     );
   }
+  const after = await reconcileTracked(inputs, observed);
+  return { id: after.keyId, outs: outputsOf(inputs, after) };
+}
+
+/** reconcile(), with any failure or refusal carrying the key's id and properties so the engine keeps tracking it. */
+async function reconcileTracked(inputs: Props, observed: ObservedKey): Promise<ObservedKey> {
+  const declared = inputs as KeyInputs;
   let after: ObservedKey;
   let plan: Plan;
   try {
-    ({ observed: after, plan } = await reconcile(connection, desired, observed));
+    ({ observed: after, plan } = await reconcile(connectionOf(declared), desiredKey(declared), observed));
   } catch (err) {
     throw await partialFailure(err, inputs, undefined, observed.keyId);
   }
   if (plan.refusal) throw await partialFailure(new Error(plan.refusal), inputs, after);
-  return { id: after.keyId, outs: outputsOf(inputs, after) };
+  return after;
 }
 
 /** Runs the update plan; after a cancel, plans the rest again from the state KMS actually left. */

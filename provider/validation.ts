@@ -220,7 +220,11 @@ function validateTags(tags: unknown, fail: (property: string, reason: string) =>
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** Why an endpoint is refused, or undefined when it is fine. Never echoes credentials given in the URL. */
-export function endpointProblem(endpoint: unknown, allowInsecure: boolean): string | undefined {
+export function endpointProblem(
+  endpoint: unknown,
+  allowInsecure: boolean,
+  howToAllow = "set allowInsecureEndpoint: true",
+): string | undefined {
   if (typeof endpoint !== "string")
     return `endpoint must be a URL string such as https://kms.us-east-1.amazonaws.com; got ${show(endpoint)}`;
   let url: URL;
@@ -237,7 +241,7 @@ export function endpointProblem(endpoint: unknown, allowInsecure: boolean): stri
   }
   if (url.search || url.hash) return "endpoint must not have a query string or fragment";
   if (url.protocol === "http:" && !LOOPBACK_HOSTS.test(url.hostname) && !allowInsecure) {
-    return `endpoint ${url.origin} uses plain http to a host that is not loopback; use https, or set allowInsecureEndpoint: true to accept an unencrypted connection`;
+    return `endpoint ${url.origin} uses plain http to a host that is not loopback; use https, or ${howToAllow} to accept an unencrypted connection`;
   }
   return undefined;
 }

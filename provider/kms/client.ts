@@ -25,17 +25,16 @@ export function kmsClient(connection: Connection, options: { retries?: boolean }
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const endpoint = connection.endpoint ?? environmentEndpoint();
   if (endpoint !== undefined) {
+    const fromEnvironment = connection.endpoint === undefined;
     const problem = endpointProblem(
       endpoint,
       connection.allowInsecureEndpoint === true || insecureAllowedByEnvironment(),
+      fromEnvironment
+        ? "set allowInsecureEndpoint: true on the key (or PULUMI_KMS_KEY_ALLOW_INSECURE_ENDPOINT=true)"
+        : undefined,
     );
-    if (problem) {
-      throw new Error(
-        connection.endpoint !== undefined
-          ? problem
-          : `${problem.replace("set allowInsecureEndpoint: true", "set allowInsecureEndpoint: true on the key (or PULUMI_KMS_KEY_ALLOW_INSECURE_ENDPOINT=true)")} (from AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL)`,
-      );
-    }
+    if (problem)
+      throw new Error(fromEnvironment ? `${problem} (from AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL)` : problem);
   }
   const retries = options.retries ?? true;
   // The environment is part of the key: tests (and long-lived hosts) may change it between calls.

@@ -258,6 +258,9 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
       if (!out.KeyMetadata?.KeyId) throw new Error("CreateKey answered without a key");
       return out.KeyMetadata;
     } catch (err) {
+      const failure = explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "");
+      // Where a key this attempt may have made can be found, whatever happens next.
+      const tokenHint = `a key made by this attempt carries the tag ${CREATION_TOKEN_TAG}=${token}; import it or schedule it for deletion`;
       const unknownOutcome = outcomeUnknown(err);
       if (unknownOutcome) {
         let found: KeyMetadata | undefined;
@@ -265,10 +268,9 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
           found = await findKeyByCreationToken(client, token);
         } catch (lookupError) {
           // Neither sending CreateKey again (a second key) nor staying silent (an untraceable key) is safe.
+          const lookup = explain(lookupError, { operation: "ListKeys" }).message;
           throw new Error(
-            `${explain(err, { operation: "CreateKey" }).message}. KMS may have made the key before the connection failed, ` +
-              `and looking for it failed too (${explain(lookupError, { operation: "ListKeys" }).message}): a key made by ` +
-              `this attempt carries the tag ${CREATION_TOKEN_TAG}=${token}; import it or schedule it for deletion.`,
+            `${failure}. KMS may have made the key before the connection failed, and looking for it failed too (${lookup}): ${tokenHint}.`,
           );
         }
         if (found) return found;
@@ -279,10 +281,7 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
         retryToken = await strategy.refreshRetryTokenForRetry(retryToken, { errorType });
       } catch {
         throw unknownOutcome
-          ? new Error(
-              `${explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "")}. If KMS made the key before the connection failed, ` +
-                `it carries the tag ${CREATION_TOKEN_TAG}=${token}; schedule it for deletion or import it.`,
-            )
+          ? new Error(`${failure}. If KMS made the key before the connection failed, ${tokenHint}.`)
           : explain(err, { operation: "CreateKey" });
       }
       await sleep(retryToken.getRetryDelay());
