@@ -51,15 +51,6 @@ export const LEGS: Readonly<Record<Leg["name"], Leg>> = {
   newest: { name: "newest", node: "22.23.5", pulumi: "3.276.0", cli: "3.274.1" },
 };
 
-/** The legs to run: PULUMI_KMS_KEY_LEGS="oldest", "newest" or "oldest,newest" (the default). */
-export function selectedLegs(): Leg[] {
-  const wanted = (process.env.PULUMI_KMS_KEY_LEGS ?? "oldest,newest").split(",").map((name) => name.trim());
-  for (const name of wanted) {
-    if (!(name in LEGS)) throw new Error(`PULUMI_KMS_KEY_LEGS must list oldest and/or newest; got ${name}`);
-  }
-  return wanted.map((name) => LEGS[name as Leg["name"]]);
-}
-
 export interface LegTools {
   /** Folders to put first on PATH, in order: Node.js (when the leg has its own), the CLI, the language host. */
   path: string[];
@@ -168,6 +159,8 @@ export interface ProjectOptions {
   env?: Record<string, string>;
   /** Receives what each command prints, as it comes. */
   onOutput?: (text: string) => void;
+  /** Aborting it interrupts the running command (SIGINT, as Ctrl-C would). */
+  signal?: AbortSignal;
 }
 
 /** One example copied into a temporary folder, installed, with its own file:// backend. */
@@ -181,7 +174,7 @@ export class Project {
     /** Parent of dir: also holds the backend and PULUMI_HOME; removed by cleanup(). */
     private readonly root: string,
     readonly env: Record<string, string>,
-    private readonly onOutput?: (text: string) => void,
+    private readonly options: ProjectOptions,
   ) {}
 
   static async create(example: string, leg: Leg, options: ProjectOptions): Promise<Project> {
@@ -226,7 +219,7 @@ export class Project {
       AWS_MAX_ATTEMPTS: "2",
       ...options.env,
     };
-    const project = new Project(example, leg, tools, dir, root, env, options.onOutput);
+    const project = new Project(example, leg, tools, dir, root, env, options);
     const installed = await project.command("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"]);
     if (installed.code !== 0) {
       throw new Error(
@@ -248,11 +241,11 @@ export class Project {
       let stderr = "";
       child.stdout.on("data", (chunk: Buffer) => {
         stdout += chunk.toString("utf8");
-        this.onOutput?.(chunk.toString("utf8"));
+        this.options.onOutput?.(chunk.toString("utf8"));
       });
       child.stderr.on("data", (chunk: Buffer) => {
         stderr += chunk.toString("utf8");
-        this.onOutput?.(chunk.toString("utf8"));
+        this.options.onOutput?.(chunk.toString("utf8"));
       });
       child.on("error", reject);
       child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
