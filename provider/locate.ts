@@ -10,12 +10,22 @@ import { ObservedKey } from "./plan";
 
 /** A tracked key as KMS has it (the four reads); undefined only when it is gone. */
 export function observeKey(address: KeyAddress, operation: string): Promise<ObservedKey | undefined> {
-  return find(address, operation, () => readKey(address.connection, address.reference), (key) => key.arn);
+  return find(
+    address,
+    operation,
+    () => readKey(address.connection, address.reference),
+    (key) => key.arn,
+  );
 }
 
 /** A tracked key's metadata (DescribeKey alone); undefined only when it is gone. */
 export function describeTracked(address: KeyAddress, operation: string): Promise<KeyMetadata | undefined> {
-  return find(address, operation, () => describeKey(kmsClient(address.connection), address.reference), (m) => m.Arn);
+  return find(
+    address,
+    operation,
+    () => describeKey(kmsClient(address.connection), address.reference),
+    (m) => m.Arn,
+  );
 }
 
 /** A key a person named (the import option, KmsKey.get): it must exist, where its ARN or the run says. */

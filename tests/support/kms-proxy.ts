@@ -465,7 +465,10 @@ export class KmsProxy {
       const arn = KEY_ARN.exec(value);
       if (!arn) continue;
       const [, arnRegion = "", arnAccount, id] = arn;
-      if (arnAccount !== place.account || (arnRegion !== "" && place.region !== undefined && arnRegion !== place.region)) {
+      if (
+        arnAccount !== place.account ||
+        (arnRegion !== "" && place.region !== undefined && arnRegion !== place.region)
+      ) {
         return jsonError(400, "NotFoundException", `Key '${value}' does not exist`);
       }
       body = { ...body, [field]: id };
