@@ -122,7 +122,18 @@ export class KmsKey extends pulumi.dynamic.Resource {
   }
 
   constructor(name: string, args: KmsKeyArgs = {}, opts?: pulumi.CustomResourceOptions) {
+    // Every output is listed, so each one resolves also when the program declares nothing (as KmsKey.get does).
     const outputsOnly = {
+      description: undefined,
+      keyUsage: undefined,
+      keySpec: undefined,
+      policy: undefined,
+      tags: undefined,
+      enabled: undefined,
+      enableKeyRotation: undefined,
+      rotationPeriodInDays: undefined,
+      multiRegion: undefined,
+      deletionWindowInDays: undefined,
       keyId: undefined,
       arn: undefined,
       keyState: undefined,

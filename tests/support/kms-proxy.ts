@@ -338,7 +338,9 @@ export class KmsProxy {
     const targetHeader = req.headers["x-amz-target"];
     const target = Array.isArray(targetHeader) ? targetHeader[0] : targetHeader;
     const isKms = typeof target === "string" && target.startsWith(TARGET_PREFIX);
-    const operation = isKms ? target.slice(TARGET_PREFIX.length) : `${req.method ?? "?"} ${req.url ?? "/"}`;
+    // Other services (STS) speak the query protocol: the operation is the form's Action.
+    const action = isKms ? undefined : /(?:^|&)Action=([A-Za-z]+)/.exec(reqBody.toString("utf8"))?.[1];
+    const operation = isKms ? target.slice(TARGET_PREFIX.length) : (action ?? `${req.method ?? "?"} ${req.url ?? "/"}`);
 
     let body: Record<string, unknown> = {};
     if (isKms && reqBody.length > 0) {
