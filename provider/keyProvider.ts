@@ -240,6 +240,8 @@ async function partialFailure(
   }
   if (!observed) return error;
   return Object.assign(error, {
+    // The engine shows only the reasons of an error that carries an id (ErrorResourceInitFailed).
+    reasons: [error.message],
     id: observed.keyId,
     properties: { ...outputsOf(inputs, observed), __provider: inputs.__provider },
   });

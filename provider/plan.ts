@@ -121,7 +121,7 @@ function planUsableKey(desired: DesiredKey, observed: ObservedKey, name: string)
   if (rotation.length > 0) {
     if (observed.multiRegionKeyType === "REPLICA") {
       // A replica's rotation is its primary key's: KMS refuses rotation calls on a replica.
-      if (observed.enableKeyRotation !== undefined) refusal = replicaRotationReason(observed, name);
+      if (replicaRotationDiffers(desired, observed)) refusal = replicaRotationReason(observed, name);
     } else if (rotationUnsupported(observed)) {
       if (desired.enableKeyRotation) refusal = rotationUnsupportedReason(observed, name);
     } else if (!desired.enabled && observed.keyState === "Disabled") {
@@ -200,8 +200,21 @@ function rotationUnsupported(observed: ObservedKey): boolean {
   return observed.keySpec !== "SYMMETRIC_DEFAULT" || observed.origin !== "AWS_KMS";
 }
 
+/** Whether a replica rotates other than declared, as far as KMS reports it (a period it leaves out can't differ). */
+function replicaRotationDiffers(desired: DesiredKey, observed: ObservedKey): boolean {
+  if (observed.enableKeyRotation === undefined) return false;
+  if (desired.enableKeyRotation !== observed.enableKeyRotation) return true;
+  return (
+    desired.enableKeyRotation &&
+    observed.rotationPeriodInDays !== undefined &&
+    desired.rotationPeriodInDays !== observed.rotationPeriodInDays
+  );
+}
+
 function replicaRotationReason(observed: ObservedKey, name: string): string {
-  return `${name} is a multi-Region replica key, and its rotation is set on its primary key: change rotation there, or declare enableKeyRotation: ${String(observed.enableKeyRotation)} here.`;
+  const period =
+    observed.rotationPeriodInDays === undefined ? "" : ` and rotationPeriodInDays: ${observed.rotationPeriodInDays}`;
+  return `${name} is a multi-Region replica key, and its rotation is set on its primary key: change rotation there, or declare enableKeyRotation: ${String(observed.enableKeyRotation)}${period} here.`;
 }
 
 function rotationUnsupportedReason(observed: ObservedKey, name: string): string {
