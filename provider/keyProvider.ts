@@ -132,9 +132,11 @@ async function adopt(reference: string, inputs: Props): Promise<dynamic.CreateRe
   const declared = inputs as KeyInputs;
   // A key ARN is read in its own Region and account, whatever the run's are.
   const address = addressOf(reference, declared);
-  const observed = await lookUpKey(address, "import (the import option)").catch((err: Error) => {
-    throw new Error(`cannot import the key: ${err.message} Remove the import option to create a new key instead.`);
-  });
+  const observed = await lookUpKey(address, "import", " Remove the import option to create a new key instead.").catch(
+    (err: Error) => {
+      throw new Error(`cannot import the key: ${err.message}`);
+    },
+  );
   const desired = desiredKey(declared);
   const mismatches = REPLACE_ON_CHANGE.filter((name) => desired[name] !== observed[name]).map(
     (name) => `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,

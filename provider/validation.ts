@@ -264,7 +264,7 @@ export function parseKeyReference(reference: string): { keyId: string } | { erro
   return {
     error:
       `the key ID ${show(reference)} is neither a key ID (a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- and 32 hex digits or a UUID) ` +
-      `nor a key ARN (arn:PARTITION:SERVICE:[REGION]:ACCOUNT:key/KEY-ID)${alias}`,
+      `nor a key ARN (arn:PARTITION:SERVICE:[REGION:]ACCOUNT:key/KEY-ID)${alias}`,
   };
 }
 

@@ -16,9 +16,12 @@ export interface RunPlace {
  * the environment (AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL), as the AWS SDK reads it.
  */
 export async function runPlace(keyConnection: Connection, runConnection: Connection): Promise<RunPlace> {
-  const region = await kmsClient(runConnection)
-    .config.region()
-    .catch(() => undefined);
+  let region: string | undefined;
+  try {
+    region = await kmsClient(runConnection).config.region();
+  } catch {
+    // No Region set (or an endpoint refused): the message says "(none set)".
+  }
   const sts = new STSClient({
     // STS answers in every Region; the key's own one is always set.
     ...(keyConnection.region ? { region: keyConnection.region } : {}),
