@@ -1,10 +1,12 @@
 // The ResourceProvider for KmsKey: check and diff are pure; read observes; create, update and delete act.
 import * as dynamic from "@pulumi/pulumi/dynamic";
-import { CheckedInputs, connectionOf, DEFAULTS, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
+import { CheckedInputs, Connection, connectionOf, DEFAULTS, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
 import { jsonEqual } from "./json";
+import { addressOf, bareKeyId, parseKeyArn } from "./keyAddress";
 import { kmsClient } from "./kms/client";
 import { KeyNotFoundError } from "./kms/errors";
-import { createKey, describeKey, observedFrom, readKey, runAction } from "./kms/gateway";
+import { createKey, observedFrom, readKey, runAction } from "./kms/gateway";
+import { describeTracked, lookUpKey, observeKey } from "./locate";
 import {
   isPendingDeletion,
   KeyAction,
@@ -75,38 +77,50 @@ export class KeyProvider implements dynamic.ResourceProvider {
   }
 
   async read(id: string, props: Props): Promise<dynamic.ReadResult> {
-    const reference = parseKeyReference(id);
-    if ("error" in reference) throw new Error(`cannot read the key: ${reference.error}`);
+    // No keyId in state: a person named the key (KmsKey.get); an id from KMS is never refused for its form.
     const importing = props.keyId === undefined;
-    const observed = await readKey(connectionOf(props as KeyInputs), reference.keyId);
-    // Only NotFoundException means gone; a key pending deletion is still here and can be brought back.
+    if (importing) {
+      const reference = parseKeyReference(id);
+      if ("error" in reference) throw new Error(`cannot read the key: ${reference.error}`);
+    }
+    const address = addressOf(id, props as KeyInputs);
+    const observed = importing ? await lookUpKey(address, "read") : await observeKey(address, "read");
+    // Only NotFoundException for the key's own ARN means gone; a key pending deletion can be brought back.
     if (!observed) return {};
     const outputs = outputsOf(props, observed, importing);
     return { id: observed.keyId, props: outputs, inputs: inputsOf(outputs) };
   }
 
-  async update(id: string, _olds: Props, news: Props): Promise<dynamic.UpdateResult> {
-    const declared = news as KeyInputs;
-    const connection = connectionOf(declared);
-    const observed = await readKey(connection, id);
+  async update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+    const address = addressOf(id, { ...(news as KeyInputs), arn: olds.arn });
+    const observed = await observeKey(address, "update");
     if (!observed) {
-      const gone = new KeyNotFoundError(id, "update");
+      const gone = new KeyNotFoundError(address.reference, "update");
       gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` creates a new key";
       throw gone;
     }
-    return { outs: outputsOf(news, await reconcileTracked(news, observed)) };
+    return { outs: outputsOf(news, await reconcileTracked(news, observed, address.connection)) };
   }
 
   async delete(id: string, props: Props): Promise<void> {
-    const connection = connectionOf(props as KeyInputs);
-    const client = kmsClient(connection);
-    const metadata = await describeKey(client, id);
+    const address = addressOf(id, props as KeyInputs);
+    // The replacement of this resource adopted the same key (the import option): that key stays.
+    if (adoptedInThisRun.has(address.reference) || adoptedInThisRun.has(address.keyId)) return;
+    const client = kmsClient(address.connection);
+    const metadata = await describeTracked(address, "delete");
     const window = (props.deletionWindowInDays as number | undefined) ?? DEFAULTS.deletionWindowInDays;
     for (const action of planDelete(metadata ? observedFrom(metadata) : undefined, window)) {
-      await runAction(client, id, action);
+      await runAction(client, address.reference, action);
     }
   }
 }
+
+/**
+ * Keys create() adopted in this provider process (one per deployment). With the import option still in the program, a
+ * replacement (`up --replace`, replaceOnChanges) adopts the very key the replaced resource tracks; the engine's
+ * delete of the replaced resource then finds it here.
+ */
+const adoptedInThisRun = new Set<string>();
 
 /**
  * The engine can't import dynamic resources (its Read for an import carries no provider: pulumi/pulumi#16175),
@@ -116,35 +130,38 @@ async function adopt(reference: string, inputs: Props): Promise<dynamic.CreateRe
   const parsed = parseKeyReference(reference);
   if ("error" in parsed) throw new Error(`cannot import the key: ${parsed.error}`);
   const declared = inputs as KeyInputs;
-  const connection = connectionOf(declared);
-  const observed = await readKey(connection, parsed.keyId);
-  if (!observed) {
-    throw new Error(
-      `cannot import KMS key ${parsed.keyId}: KMS has no such key in this account and region. Remove the import option to create a new key.`,
-    );
-  }
+  // A key ARN is read in its own Region and account, whatever the run's are.
+  const address = addressOf(reference, declared);
+  const observed = await lookUpKey(address, "import", " Remove the import option to create a new key instead.").catch(
+    (err: Error) => {
+      throw new Error(`cannot import the key: ${err.message}`);
+    },
+  );
   const desired = desiredKey(declared);
   const mismatches = REPLACE_ON_CHANGE.filter((name) => desired[name] !== observed[name]).map(
     (name) => `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,
   );
   if (mismatches.length > 0) {
     throw new Error(
-      `cannot import KMS key ${observed.keyId} as declared: ${mismatches.join("; ")}. Declare them as the key has them.`,
+      `cannot import KMS key ${observed.keyId} as declared: ${mismatches.join("; ")}. Declare them as the key has them; ` +
+        `or, for a new key with these properties, remove the import option.`,
     );
   }
-  const after = await reconcileTracked(inputs, observed);
+  const after = await reconcileTracked(inputs, observed, address.connection);
+  adoptedInThisRun.add(after.arn || after.keyId);
+  adoptedInThisRun.add(after.keyId);
   return { id: after.keyId, outs: outputsOf(inputs, after) };
 }
 
 /** reconcile(), with any failure or refusal carrying the key's id and properties so the engine keeps tracking it. */
-async function reconcileTracked(inputs: Props, observed: ObservedKey): Promise<ObservedKey> {
+async function reconcileTracked(inputs: Props, observed: ObservedKey, connection: Connection): Promise<ObservedKey> {
   const declared = inputs as KeyInputs;
   let after: ObservedKey;
   let plan: Plan;
   try {
-    ({ observed: after, plan } = await reconcile(connectionOf(declared), desiredKey(declared), observed));
+    ({ observed: after, plan } = await reconcile(connection, desiredKey(declared), observed));
   } catch (err) {
-    throw await partialFailure(err, inputs, undefined, observed.keyId);
+    throw await partialFailure(err, inputs, undefined, observed.arn || observed.keyId, connection);
   }
   if (plan.refusal) throw await partialFailure(new Error(plan.refusal), inputs, after);
   return after;
@@ -175,7 +192,7 @@ async function runPlan(
   const client = kmsClient(connection);
   let key = observed;
   for (const action of plan.actions) {
-    const state = await runAction(client, key.keyId, action);
+    const state = await runAction(client, key.arn || key.keyId, action);
     key = applied(key, action, state);
   }
   return key;
@@ -216,14 +233,17 @@ async function partialFailure(
   inputs: Props,
   known: ObservedKey | undefined,
   id?: string,
+  connection: Connection = connectionOf(inputs as KeyInputs),
 ): Promise<Error> {
   const error = err instanceof Error ? err : new Error(String(err));
   let observed = known;
   if (!observed && id) {
-    observed = await readKey(connectionOf(inputs as KeyInputs), id).catch(() => undefined);
+    observed = await readKey(connection, id).catch(() => undefined);
   }
   if (!observed) return error;
   return Object.assign(error, {
+    // The engine shows only the reasons of an error that carries an id (ErrorResourceInitFailed).
+    reasons: [error.message],
     id: observed.keyId,
     properties: { ...outputsOf(inputs, observed), __provider: inputs.__provider },
   });
@@ -255,7 +275,21 @@ export function withDefaults(news: Props): CheckedInputs {
 /** diff makes no network call: it compares the last known state with the declared inputs. */
 export function diffKey(olds: Props, news: Props): dynamic.DiffResult {
   const replaces: string[] = REPLACE_ON_CHANGE.filter((name) => differs(olds[name], news[name]));
-  if (olds.region !== undefined && news.region !== undefined && olds.region !== news.region) replaces.push("region");
+  // The key's Region is its ARN's: declaring that one changes nothing; declaring another asks for a new key.
+  const keyRegion = parseKeyArn(olds.arn)?.region || olds.region;
+  if (typeof keyRegion === "string" && keyRegion !== "" && news.region !== undefined && news.region !== keyRegion) {
+    replaces.push("region");
+  }
+  const importing = news.importKeyId;
+  if (replaces.length > 0 && typeof importing === "string" && bareKeyId(importing) === olds.keyId) {
+    // A replacement would adopt the very key it replaces: say what to do before anything changes.
+    throw new Error(
+      `${replaces.join(", ")} changed, which needs a new key, but the import option still names KMS key ${String(olds.keyId)}, ` +
+        `which this resource already manages. Remove the import option (only the first pulumi up needs it) and run ` +
+        `pulumi up again to create the new key (the old one is then scheduled for deletion); or declare ${replaces.join(", ")} ` +
+        `as the key has them to keep it.`,
+    );
+  }
   const changed: string[] = UPDATABLE.filter((name) => differs(olds[name], news[name]));
   if (policyDiffers(olds.policy, news.policy)) changed.push("policy");
   // Pending deletion is never a reason to replace: the update brings the same key back.

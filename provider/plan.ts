@@ -39,6 +39,8 @@ export interface ObservedKey {
   keyUsage: string;
   keySpec: string;
   multiRegion: boolean;
+  /** PRIMARY or REPLICA for a multi-Region key. */
+  multiRegionKeyType?: string;
   origin: string;
   keyManager: string;
   policy?: string;
@@ -117,7 +119,10 @@ function planUsableKey(desired: DesiredKey, observed: ObservedKey, name: string)
   actions.push(...metadataActions(desired, observed));
   const rotation = rotationActions(desired, observed);
   if (rotation.length > 0) {
-    if (rotationUnsupported(observed)) {
+    if (observed.multiRegionKeyType === "REPLICA") {
+      // A replica's rotation is its primary key's: KMS refuses rotation calls on a replica.
+      if (replicaRotationDiffers(desired, observed)) refusal = replicaRotationReason(observed, name);
+    } else if (rotationUnsupported(observed)) {
       if (desired.enableKeyRotation) refusal = rotationUnsupportedReason(observed, name);
     } else if (!desired.enabled && observed.keyState === "Disabled") {
       refusal = `${name} is Disabled and KMS changes rotation only on an enabled key: declare enabled: true for this update, or leave enableKeyRotation and rotationPeriodInDays as they are.`;
@@ -193,6 +198,23 @@ function rotationActions(desired: DesiredKey, observed: ObservedKey): KeyAction[
 
 function rotationUnsupported(observed: ObservedKey): boolean {
   return observed.keySpec !== "SYMMETRIC_DEFAULT" || observed.origin !== "AWS_KMS";
+}
+
+/** Whether a replica rotates other than declared, as far as KMS reports it (a period it leaves out can't differ). */
+function replicaRotationDiffers(desired: DesiredKey, observed: ObservedKey): boolean {
+  if (observed.enableKeyRotation === undefined) return false;
+  if (desired.enableKeyRotation !== observed.enableKeyRotation) return true;
+  return (
+    desired.enableKeyRotation &&
+    observed.rotationPeriodInDays !== undefined &&
+    desired.rotationPeriodInDays !== observed.rotationPeriodInDays
+  );
+}
+
+function replicaRotationReason(observed: ObservedKey, name: string): string {
+  const period =
+    observed.rotationPeriodInDays === undefined ? "" : ` and rotationPeriodInDays: ${observed.rotationPeriodInDays}`;
+  return `${name} is a multi-Region replica key, and its rotation is set on its primary key: change rotation there, or declare enableKeyRotation: ${String(observed.enableKeyRotation)}${period} here.`;
 }
 
 function rotationUnsupportedReason(observed: ObservedKey, name: string): string {

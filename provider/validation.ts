@@ -1,6 +1,7 @@
 // check(): every rule names the property and what is allowed, and runs before any KMS call.
 import { CheckFailure } from "@pulumi/pulumi/dynamic";
 import { INPUT_NAMES } from "./inputs";
+import { parseKeyArn } from "./keyAddress";
 import { PROVIDER_TAG_PREFIX } from "./plan";
 
 /** The value Pulumi passes for an input not yet known during preview. */
@@ -246,19 +247,24 @@ export function endpointProblem(
   return undefined;
 }
 
-const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/i;
-// Any partition and service name (the seed's example is arn:aws:verenc:111122223333:key/...).
-const KEY_ARN = /^arn:[a-z0-9-]*:[a-z0-9-]+:([a-z0-9-]*:)?[0-9]{12}:key\/([^/:\s]+)$/i;
+// What a person may type as a key ID: a UUID, or a multi-Region key's mrk- with 32 hex digits or a dashed UUID
+// (moto's form). IDs that came from KMS are never checked: whatever KMS returns is the key's ID.
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const KEY_ID = new RegExp(`^(${UUID}|mrk-[0-9a-f]{32}|mrk-${UUID})$`, "i");
 
-/** The key ID inside a key ID or key ARN, or an error naming the value given. */
+/** The key ID inside a key ID or key ARN a person typed, or an error naming the value given. */
 export function parseKeyReference(reference: string): { keyId: string } | { error: string } {
   if (KEY_ID.test(reference)) return { keyId: reference };
-  const arn = KEY_ARN.exec(reference);
-  if (arn && KEY_ID.test(arn[2])) return { keyId: arn[2] };
+  // Any partition and service name (kms, verenc, ...), with or without a Region.
+  const arn = parseKeyArn(reference);
+  if (arn && KEY_ID.test(arn.keyId)) return { keyId: arn.keyId };
+  const alias = /^(alias\/|arn:[^:]*:[^:]*:[^:]*:[0-9]*:alias\/)/i.test(reference)
+    ? " (an alias names a key only until it is moved: give the key's ID or ARN, as DescribeKey shows them)"
+    : "";
   return {
     error:
-      `the key ID ${show(reference)} is neither a key ID (a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- and 32 hex digits) ` +
-      `nor a key ARN (arn:PARTITION:SERVICE:[REGION:]ACCOUNT:key/KEY-ID)`,
+      `the key ID ${show(reference)} is neither a key ID (a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- and 32 hex digits or a UUID) ` +
+      `nor a key ARN (arn:PARTITION:SERVICE:[REGION:]ACCOUNT:key/KEY-ID)${alias}`,
   };
 }
 

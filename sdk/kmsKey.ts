@@ -1,5 +1,6 @@
 // The KmsKey resource a Pulumi program declares, and the provider the engine runs for it.
 import * as pulumi from "@pulumi/pulumi";
+import { parseKeyReference } from "../provider/validation";
 
 /** Inputs of a KmsKey. Every one is optional; see the README for defaults and allowed values. */
 export interface KmsKeyArgs {
@@ -118,8 +119,31 @@ export class KmsKey extends pulumi.dynamic.Resource {
   /** Parts of the key the last read could not see (access denied): "policy", "rotation", "tags". */
   declare readonly unreadable: pulumi.Output<string[] | undefined>;
 
+  /**
+   * An existing key, read and never changed: by key ID (in the environment's Region and account) or key ARN (in
+   * its own Region). Fails when KMS has no such key there. `pulumi destroy` leaves the key as it is.
+   */
+  static get(name: string, id: pulumi.Input<string>, opts?: pulumi.CustomResourceOptions): KmsKey {
+    if (typeof id === "string") {
+      const reference = parseKeyReference(id);
+      if ("error" in reference) throw new Error(`KmsKey.get(${JSON.stringify(name)}): ${reference.error}`);
+    }
+    return new KmsKey(name, {}, { ...opts, id });
+  }
+
   constructor(name: string, args: KmsKeyArgs = {}, opts?: pulumi.CustomResourceOptions) {
+    // Every output is listed, so each one resolves also when the program declares nothing (as KmsKey.get does).
     const outputsOnly = {
+      description: undefined,
+      keyUsage: undefined,
+      keySpec: undefined,
+      policy: undefined,
+      tags: undefined,
+      enabled: undefined,
+      enableKeyRotation: undefined,
+      rotationPeriodInDays: undefined,
+      multiRegion: undefined,
+      deletionWindowInDays: undefined,
       keyId: undefined,
       arn: undefined,
       keyState: undefined,

@@ -37,7 +37,8 @@ export async function describeKey(client: KMSClient, keyId: string): Promise<Key
     return out.KeyMetadata;
   } catch (err) {
     if (isNotFound(err)) return undefined;
-    throw explain(err, { operation: "DescribeKey", keyId });
+    // The KMS error stays reachable: access denied may mean the key is in another account.
+    throw Object.assign(explain(err, { operation: "DescribeKey", keyId }), { cause: err });
   }
 }
 
@@ -46,7 +47,8 @@ export async function readKey(connection: Connection, keyId: string): Promise<Ob
   const client = kmsClient(connection);
   const metadata = await describeKey(client, keyId);
   if (!metadata?.KeyId) return undefined;
-  const id = metadata.KeyId;
+  // A key named by its ARN is named so in every call: the ARN says which account's key is meant.
+  const id = keyId.startsWith("arn:") ? keyId : metadata.KeyId;
   const unreadable: string[] = [];
   const [policy, rotation, tags] = await Promise.all([
     readPart("policy", unreadable, async () => {
@@ -127,6 +129,7 @@ export function observedFrom(
     keyUsage: metadata.KeyUsage ?? "ENCRYPT_DECRYPT",
     keySpec: metadata.KeySpec ?? metadata.CustomerMasterKeySpec ?? "SYMMETRIC_DEFAULT",
     multiRegion: metadata.MultiRegion ?? false,
+    multiRegionKeyType: metadata.MultiRegionConfiguration?.MultiRegionKeyType,
     origin: metadata.Origin ?? "AWS_KMS",
     keyManager: metadata.KeyManager ?? "CUSTOMER",
     policy: parts.policy,
@@ -252,7 +255,17 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
     MultiRegion: desired.multiRegion,
     Tags: [...toTagList(desired.tags), { TagKey: CREATION_TOKEN_TAG, TagValue: token }],
   });
+  // Set once an attempt is signed and handed to the network: before that (no credentials, no Region) KMS saw nothing.
+  let sent = false;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      sent = true;
+      return next(args);
+    },
+    { step: "deserialize", priority: "low", name: "pulumiKmsKeyMarkSent" },
+  );
   for (;;) {
+    sent = false;
     try {
       const out = await once.send(command);
       if (!out.KeyMetadata?.KeyId) throw new Error("CreateKey answered without a key");
@@ -261,7 +274,7 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
       const failure = explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "");
       // Where a key this attempt may have made can be found, whatever happens next.
       const tokenHint = `a key made by this attempt carries the tag ${CREATION_TOKEN_TAG}=${token}; import it or schedule it for deletion`;
-      const unknownOutcome = outcomeUnknown(err);
+      const unknownOutcome = sent && outcomeUnknown(err);
       if (unknownOutcome) {
         let found: KeyMetadata | undefined;
         try {

@@ -29,11 +29,13 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
   const saved: Record<string, string | undefined> = {};
 
   before(async () => {
-    for (const name of ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]) saved[name] = process.env[name];
+    for (const name of ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_ENDPOINT_URL_STS"]) saved[name] = process.env[name];
     useFakeCredentials();
     process.env.AWS_MAX_ATTEMPTS = String(ATTEMPTS);
     delete process.env.AWS_RETRY_MODE;
     moto = await startKmsServer();
+    // The run's account, asked when a key can't be seen, comes from moto's STS.
+    process.env.AWS_ENDPOINT_URL_STS = moto.endpoint;
   });
   after(async () => {
     for (const [name, value] of Object.entries(saved)) {

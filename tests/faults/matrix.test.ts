@@ -459,12 +459,14 @@ describe("faults: every operation under every fault kind (provider level)", func
 
   before(async function () {
     this.timeout(900_000);
-    for (const name of ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]) saved[name] = process.env[name];
+    for (const name of ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_ENDPOINT_URL_STS"]) saved[name] = process.env[name];
     useFakeCredentials();
     // 4 attempts: a burst of 2 faults is survived, a persistent fault gives up in seconds. Retry mode: the default.
     process.env.AWS_MAX_ATTEMPTS = "4";
     delete process.env.AWS_RETRY_MODE;
     moto = await startKmsServer();
+    // The run's account, asked when a key can't be seen, comes from moto's STS.
+    process.env.AWS_ENDPOINT_URL_STS = moto.endpoint;
 
     const runs: { op: OpSpec; kind: FaultKind; mode: Mode; region: string }[] = [];
     let createIndex = 0;

@@ -281,7 +281,8 @@ describe("KmsProxy in front of moto (tests/support)", function () {
 
     it("resolves the key from an ARN of any service name or from an alias", async () => {
       const key = await pendingDeletionKey();
-      const oddArn = `arn:aws:verenc:111122223333:key/${key.KeyId}`;
+      // The seed's form (service verenc, no Region), in the key's own account: KMS finds keys only there.
+      const oddArn = `arn:aws:verenc:${key.Arn!.split(":")[4]}:key/${key.KeyId}`;
       await expectInvalidState(kms.send(new EnableKeyCommand({ KeyId: oddArn })), "PendingDeletion");
       await expectInvalidState(kms.send(new EnableKeyCommand({ KeyId: key.Arn })), "PendingDeletion");
       const alias = `alias/kms-proxy-${key.KeyId}`;
@@ -341,7 +342,7 @@ describe("KmsProxy in front of moto (tests/support)", function () {
       proxy.overrideKeyState(key.Arn!, "Unavailable");
       try {
         expect(await stateOf(key.KeyId!, kms)).to.equal("Unavailable");
-        expect(await stateOf(`arn:aws:verenc:111122223333:key/${key.KeyId}`, kms)).to.equal("Unavailable");
+        expect(await stateOf(`arn:aws:verenc:${key.Arn!.split(":")[4]}:key/${key.KeyId}`, kms)).to.equal("Unavailable");
         expect(await stateOf(alias, kms)).to.equal("Unavailable");
         await expectInvalidState(
           kms.send(new PutKeyPolicyCommand({ KeyId: alias, PolicyName: "default", Policy: POLICY })),

@@ -3,7 +3,9 @@
 //   - enforces KMS key-state rules that moto does not (KMSInvalidStateException),
 //   - lets tests pretend a key is in a state moto cannot produce (overrideKeyState),
 //   - injects faults (throttling, 5xx, connection resets before/after the operation, delays, access denied),
-//   - applies per-operation request-rate quotas like KMS does.
+//   - applies per-operation request-rate quotas like KMS does,
+//   - puts each access key in an account (moto reads `x-moto-account-id`), also for STS GetCallerIdentity, and
+//     resolves key ARNs as KMS does: an ARN of another account or Region is not found (moto ignores both parts).
 // Only Node built-ins. Requests are the KMS JSON protocol: POST /, X-Amz-Target: TrentService.<Operation>, JSON body.
 import * as http from "node:http";
 import * as net from "node:net";
@@ -70,6 +72,13 @@ const HOP_BY_HOP = new Set([
   "expect",
   "content-length",
 ]);
+
+/** The account moto puts a request in when no `x-moto-account-id` header says otherwise. */
+export const MOTO_DEFAULT_ACCOUNT = "123456789012";
+/** Request fields that name a key. */
+const KEY_ID_FIELDS = ["KeyId", "TargetKeyId", "DestinationKeyId", "SourceKeyId"];
+/** A key ARN's Region (possibly empty or left out), account and key ID. */
+const KEY_ARN = /^arn:[^:]*:[^:]+:(?:([^:]*):)?([0-9]{12}):key\/(.+)$/;
 
 // ---- key-state rules (AWS KMS "Key states of AWS KMS keys") ----
 
@@ -174,6 +183,7 @@ export class KmsProxy {
   private readonly rules: ActiveRule[] = [];
   private readonly applied: Record<string, number> = {};
   private readonly overrides = new Map<string, string>();
+  private readonly accounts = new Map<string, string>();
   private readonly quotas = new Map<string, number>();
   private defaultQuota: number | undefined;
   private readonly windows = new Map<string, number[]>();
@@ -275,6 +285,22 @@ export class KmsProxy {
     else this.overrides.set(id, state);
   }
 
+  // ---- accounts ----
+
+  /** Requests signed with this access key ID are made in `account` (moto's default account otherwise). */
+  mapAccessKey(accessKeyId: string, account: string): void {
+    this.accounts.set(accessKeyId, account);
+  }
+
+  /** The account and Region a request is made in: its access key's account, its signature's Region. */
+  private placeOf(headers: http.IncomingHttpHeaders): { account: string; region?: string; accessKeyId?: string } {
+    const authorization = typeof headers.authorization === "string" ? headers.authorization : "";
+    const credential = /Credential=([^/,\s]+)\/[0-9]{8}\/([^/,\s]+)\//.exec(authorization);
+    const accessKeyId = credential?.[1];
+    const account = (accessKeyId !== undefined ? this.accounts.get(accessKeyId) : undefined) ?? MOTO_DEFAULT_ACCOUNT;
+    return { account, region: credential?.[2], accessKeyId };
+  }
+
   // ---- faults ----
 
   addFault(rule: FaultRule): void {
@@ -312,7 +338,9 @@ export class KmsProxy {
     const targetHeader = req.headers["x-amz-target"];
     const target = Array.isArray(targetHeader) ? targetHeader[0] : targetHeader;
     const isKms = typeof target === "string" && target.startsWith(TARGET_PREFIX);
-    const operation = isKms ? target.slice(TARGET_PREFIX.length) : `${req.method ?? "?"} ${req.url ?? "/"}`;
+    // Other services (STS) speak the query protocol: the operation is the form's Action.
+    const action = isKms ? undefined : /(?:^|&)Action=([A-Za-z]+)/.exec(reqBody.toString("utf8"))?.[1];
+    const operation = isKms ? target.slice(TARGET_PREFIX.length) : (action ?? `${req.method ?? "?"} ${req.url ?? "/"}`);
 
     let body: Record<string, unknown> = {};
     if (isKms && reqBody.length > 0) {
@@ -429,7 +457,28 @@ export class KmsProxy {
       );
     }
 
-    // 3. key-state rules
+    // 3. key ARNs: KMS finds a key by ARN only in the ARN's own account and Region; moto ignores both parts and
+    // resolves an ARN in only some operations, so the proxy checks them and hands moto the bare key ID.
+    const place = this.placeOf(req.headers);
+    let rewritten = false;
+    for (const field of KEY_ID_FIELDS) {
+      const value = body[field];
+      if (typeof value !== "string") continue;
+      const arn = KEY_ARN.exec(value);
+      if (!arn) continue;
+      const [, arnRegion = "", arnAccount, id] = arn;
+      if (
+        arnAccount !== place.account ||
+        (arnRegion !== "" && place.region !== undefined && arnRegion !== place.region)
+      ) {
+        return jsonError(400, "NotFoundException", `Key '${value}' does not exist`);
+      }
+      body = { ...body, [field]: id };
+      rewritten = true;
+    }
+    if (rewritten) reqBody = Buffer.from(JSON.stringify(body));
+
+    // 4. key-state rules
     const allowed = STATE_RULES[operation];
     if (this.enforceKeyStates && allowed) {
       for (const id of stateCheckedKeyIds(operation, body)) {
@@ -446,7 +495,7 @@ export class KmsProxy {
       }
     }
 
-    // 4. forward
+    // 5. forward
     const outcome = await this.forward(req, reqBody);
     if (operation === "DescribeKey" && outcome.status === 200 && this.overrides.size > 0) {
       return this.rewriteDescribeKey(outcome, typeof body.KeyId === "string" ? body.KeyId : undefined);
@@ -536,6 +585,10 @@ export class KmsProxy {
       headers[name] = value;
     }
     Object.assign(headers, overrides);
+    // moto takes the request's account from this header (when MOTO_ACCOUNT_ID is not set).
+    const { accessKeyId } = this.placeOf(incoming);
+    const account = accessKeyId !== undefined ? this.accounts.get(accessKeyId) : undefined;
+    if (account !== undefined) headers["x-moto-account-id"] = account;
     headers.host = this.target.host;
     headers["content-length"] = body.length;
     return new Promise((resolve) => {

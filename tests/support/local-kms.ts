@@ -42,11 +42,13 @@ export function useLocalKms(env: Record<string, string> = {}): LocalKms {
     const kms = await startKmsServerWithProxy();
     stop = kms.stop;
     local.endpoint = kms.endpoint;
+    // The run's account, asked when a key can't be seen, comes from moto's STS through the proxy.
+    process.env.AWS_ENDPOINT_URL_STS = kms.endpoint;
     local.proxy = kms.proxy;
     local.raw = outOfBand(kms.endpoint);
   });
   after(async () => {
-    for (const name of Object.keys(env)) delete process.env[name];
+    for (const name of [...Object.keys(env), "AWS_ENDPOINT_URL_STS"]) delete process.env[name];
     await stop?.();
   });
   beforeEach(() => {

@@ -105,6 +105,9 @@ export class PulumiHarness {
       AWS_REGION: "us-east-1",
       ...FAKE_CREDENTIALS,
       AWS_ENDPOINT_URL_KMS: options.kmsEndpoint,
+      // moto's server answers STS too (through the proxy, in the account of the access key): the provider asks it
+      // for the run's account when a key can't be seen.
+      AWS_ENDPOINT_URL_STS: options.kmsEndpoint,
       // Retries are for real networks; a local KMS that fails should fail the test quickly.
       AWS_MAX_ATTEMPTS: "2",
       ...options.env,
