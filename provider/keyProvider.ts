@@ -258,6 +258,8 @@ async function partialFailure(
   return Object.assign(error, {
     id: observed.keyId,
     properties: { ...outputsOf(inputs, observed), __provider: inputs.__provider },
+    // The engine shows only these for an error that keeps the resource ("resource init failed"), not the message.
+    reasons: [error.message],
   });
 }
 
