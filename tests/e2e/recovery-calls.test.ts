@@ -76,6 +76,9 @@ describe("e2e: KMS calls per key, counted at the proxy", function () {
     const retagged = await stack.up({ program: keys(KEYS, declared("b")) });
     const tagCalls = env.proxy.calls();
 
+    console.log(
+      `      KMS calls per key: recovery ${recoveryCalls / KEYS} (target ${MAX_CALLS_PER_RECOVERY}), one-tag update ${tagCalls / KEYS} (target ${MAX_CALLS_PER_ONE_TAG_UPDATE})`,
+    );
     expect(retagged.summary.resourceChanges?.update).to.equal(KEYS);
     expect(tagCalls / KEYS, `one-tag update: ${tagCalls} calls for ${KEYS} keys`).to.be.at.most(
       MAX_CALLS_PER_ONE_TAG_UPDATE,

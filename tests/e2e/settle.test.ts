@@ -96,6 +96,7 @@ describe("e2e: two ups in a row; the second shows no changes", function () {
     );
     const keyId = (await stack.up()).outputs.keyId.value as string;
     env.proxy.overrideKeyState(keyId, "Unavailable");
+    env.proxy.resetCounts();
     try {
       const refreshed = await stack.up({ refresh: true });
       expect(refreshed.outputs.keyState.value).to.equal("Unavailable");
