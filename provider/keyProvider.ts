@@ -5,6 +5,7 @@ import { kmsClient } from "./kms/client";
 import { KeyNotFoundError } from "./kms/errors";
 import { createKey, describeKey, observedFrom, observeRotation, readKey, runAction, userTags } from "./kms/gateway";
 import {
+  afterCancel,
   FULL_SCOPE,
   isPendingDeletion,
   KeyAction,
@@ -174,6 +175,7 @@ async function reconcile(
   let plan = planUpdate(desired, observed, scope);
   if (plan.actions[0]?.kind !== "cancelDeletion") return { observed: await runPlan(connection, observed, plan), plan };
   let cancelled = await runPlan(connection, observed, { actions: [plan.actions[0]] });
+  scope = afterCancel(scope);
   if (
     scope.changed.has("rotation") &&
     cancelled.enableKeyRotation === undefined &&
@@ -335,7 +337,7 @@ function keyStateDiffers(olds: Props, news: Props): boolean {
   if (isPendingDeletion(observed)) return true;
   const declared = news.enabled === false ? "Disabled" : "Enabled";
   if (observed === declared) return false;
-  // A key waiting for key material is not usable, as declared; enabling it takes new material, not an update.
+  // A key waiting for key material is as unusable as declared; declared enabled, the update says how to get there.
   if (observed === "PendingImport") return declared === "Enabled";
   // Unavailable (key store disconnected), Creating and Updating: only KMS or the key store can change these.
   if (["Unavailable", "Creating", "Updating"].includes(observed)) return false;

@@ -115,7 +115,7 @@ export function planUpdate(desired: DesiredKey, observed: ObservedKey, scope: Up
     const rest = planUpdate(
       desired,
       { ...observed, keyState: STATE_AFTER_CANCEL, deletionDate: undefined },
-      { ...scope, changed: new Set([...scope.changed, "enabled"]) },
+      afterCancel(scope),
     );
     return { actions: [{ kind: "cancelDeletion" }, ...rest.actions], refusal: rest.refusal };
   }
@@ -139,6 +139,11 @@ export function planUpdate(desired: DesiredKey, observed: ObservedKey, scope: Up
         refusal: `${name} is in key state ${observed.keyState}, which this provider does not know how to manage.`,
       };
   }
+}
+
+/** The scope of the calls after a cancel: the key's state is in it, whatever else changed. */
+export function afterCancel(scope: UpdateScope): UpdateScope {
+  return { ...scope, changed: new Set([...scope.changed, "enabled"]) };
 }
 
 function managesState(scope: UpdateScope): boolean {
