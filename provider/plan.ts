@@ -174,14 +174,14 @@ function planUsableKey(desired: DesiredKey, observed: ObservedKey, name: string,
 }
 
 function planUnavailable(desired: DesiredKey, observed: ObservedKey, name: string, scope: UpdateScope): Plan {
-  // Its key store is disconnected: KMS still changes description, policy and tags, but not its state or rotation.
-  const actions = metadataActions(desired, observed, scope);
+  // Its key store is disconnected: nothing to do is fine (the diff settles); any change waits for the key store.
   const rotation = scope.changed.has("rotation") ? rotationActions(desired, observed) : [];
+  const wanted = metadataActions(desired, observed, scope).length > 0 || rotation.length > 0;
   const refusal =
-    (managesState(scope) && desired.enabled) || rotation.length > 0
+    wanted || (managesState(scope) && desired.enabled)
       ? `${name} is Unavailable: its custom key store is disconnected. Reconnect the key store, then run pulumi up again.`
       : undefined;
-  return { actions, refusal };
+  return { actions: [], refusal };
 }
 
 function planPendingImport(desired: DesiredKey, observed: ObservedKey, name: string, scope: UpdateScope): Plan {
