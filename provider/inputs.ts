@@ -24,7 +24,10 @@ export interface KeyInputs {
 
 /** Inputs after check(): defaults applied, plus the key state the program wants (shown in previews). */
 export interface CheckedInputs extends KeyInputs {
-  keyState: "Enabled" | "Disabled";
+  /** "Enabled" or "Disabled" as declared; with ignoreChanges: ["keyState"], whatever the old state had. */
+  keyState: string;
+  /** Set by check() when keyState is in ignoreChanges: the provider then never cancels, enables or disables the key. */
+  keyStateIgnored?: boolean;
 }
 
 /** What the provider stores and exports for a key. */

@@ -1,22 +1,25 @@
 // The ResourceProvider for KmsKey: check and diff are pure; read observes; create, update and delete act.
 import * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckedInputs, Connection, connectionOf, DEFAULTS, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
-import { jsonEqual } from "./json";
 import { addressOf, bareKeyId, parseKeyArn } from "./keyAddress";
 import { kmsClient } from "./kms/client";
 import { KeyNotFoundError } from "./kms/errors";
-import { createKey, observedFrom, readKey, runAction } from "./kms/gateway";
+import { createKey, observedFrom, observeRotation, readKey, runAction, userTags } from "./kms/gateway";
 import { describeTracked, lookUpKey, observeKey } from "./locate";
 import {
+  afterCancel,
+  FULL_SCOPE,
   isPendingDeletion,
   KeyAction,
+  KeyPart,
   ObservedKey,
   Plan,
   planAfterCreate,
   planDelete,
   planUpdate,
-  STATE_AFTER_CANCEL,
+  UpdateScope,
 } from "./plan";
+import { policiesEquivalent } from "./policy";
 import { parseKeyReference, UNKNOWN, validateInputs } from "./validation";
 
 /** Changing these makes a different key: KMS can't change them in place. */
@@ -29,17 +32,6 @@ const STATE_ONLY_INPUTS = [
   "region",
   "endpoint",
   "allowInsecureEndpoint",
-] as const;
-
-/** Inputs compared by diff to decide on an update. */
-const UPDATABLE = [
-  "keyState",
-  "enabled",
-  "description",
-  "tags",
-  "enableKeyRotation",
-  "rotationPeriodInDays",
-  ...STATE_ONLY_INPUTS,
 ] as const;
 
 type Props = Record<string, unknown>;
@@ -93,13 +85,18 @@ export class KeyProvider implements dynamic.ResourceProvider {
 
   async update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
     const address = addressOf(id, { ...(news as KeyInputs), arn: olds.arn });
-    const observed = await observeKey(address, "update");
-    if (!observed) {
+    // One DescribeKey orders the calls safely; the rest of the key is as last read (olds), and only what
+    // changed since then is changed.
+    const metadata = await describeTracked(address, "update");
+    if (!metadata?.KeyId) {
       const gone = new KeyNotFoundError(address.reference, "update");
       gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` creates a new key";
       throw gone;
     }
-    return { outs: outputsOf(news, await reconcileTracked(news, observed, address.connection)) };
+    const observed = lastKnown(metadata, olds);
+    return {
+      outs: outputsOf(news, await reconcileTracked(news, observed, address.connection, changesOf(olds, news))),
+    };
   }
 
   async delete(id: string, props: Props): Promise<void> {
@@ -147,19 +144,41 @@ async function adopt(reference: string, inputs: Props): Promise<dynamic.CreateRe
         `or, for a new key with these properties, remove the import option.`,
     );
   }
-  const after = await reconcileTracked(inputs, observed, address.connection);
+  const after = await reconcileTracked(inputs, observed, address.connection, FULL_SCOPE);
   adoptedInThisRun.add(after.arn || after.keyId);
   adoptedInThisRun.add(after.keyId);
   return { id: after.keyId, outs: outputsOf(inputs, after) };
 }
 
+/** The key as DescribeKey shows it now, with policy, rotation and tags as last read (the state's outputs). */
+function lastKnown(metadata: Parameters<typeof observedFrom>[0], olds: Props): ObservedKey {
+  const unreadable = Array.isArray(olds.unreadable) ? (olds.unreadable as string[]) : [];
+  const known = (part: string, value: unknown) => (unreadable.includes(part) ? undefined : value);
+  const rotation = known("rotation", olds.enableKeyRotation);
+  return observedFrom(metadata, {
+    policy: known("policy", typeof olds.policy === "string" ? olds.policy : undefined) as string | undefined,
+    rotation:
+      typeof rotation === "boolean"
+        ? { enabled: rotation, periodInDays: olds.rotationPeriodInDays as number | undefined }
+        : undefined,
+    tags: known("tags", isRecord(olds.tags) ? (olds.tags as Record<string, string>) : undefined) as
+      Record<string, string> | undefined,
+    unreadable,
+  });
+}
+
 /** reconcile(), with any failure or refusal carrying the key's id and properties so the engine keeps tracking it. */
-async function reconcileTracked(inputs: Props, observed: ObservedKey, connection: Connection): Promise<ObservedKey> {
+async function reconcileTracked(
+  inputs: Props,
+  observed: ObservedKey,
+  connection: Connection,
+  scope: UpdateScope,
+): Promise<ObservedKey> {
   const declared = inputs as KeyInputs;
   let after: ObservedKey;
   let plan: Plan;
   try {
-    ({ observed: after, plan } = await reconcile(connection, desiredKey(declared), observed));
+    ({ observed: after, plan } = await reconcile(connection, desiredKey(declared), observed, scope));
   } catch (err) {
     throw await partialFailure(err, inputs, undefined, observed.arn || observed.keyId, connection);
   }
@@ -167,20 +186,42 @@ async function reconcileTracked(inputs: Props, observed: ObservedKey, connection
   return after;
 }
 
-/** Runs the update plan; after a cancel, plans the rest again from the state KMS actually left. */
+/**
+ * Runs the update plan. After a cancel it assumes what KMS usually leaves (Disabled) and goes on; only when a call
+ * then finds another state (PendingImport: the imported key material is gone) does it plan the rest again.
+ */
 async function reconcile(
   connection: ReturnType<typeof connectionOf>,
   desired: ReturnType<typeof desiredKey>,
   observed: ObservedKey,
+  scope: UpdateScope,
 ): Promise<{ observed: ObservedKey; plan: Plan }> {
-  let plan = planUpdate(desired, observed);
-  if (plan.actions[0]?.kind === "cancelDeletion") {
-    const cancelled = await runPlan(connection, observed, { actions: [plan.actions[0]] });
-    if (cancelled.keyState !== STATE_AFTER_CANCEL) plan = planUpdate(desired, cancelled);
-    else plan = { actions: plan.actions.slice(1), refusal: plan.refusal };
-    return { observed: await runPlan(connection, cancelled, plan), plan };
+  let plan = planUpdate(desired, observed, scope);
+  if (plan.actions[0]?.kind !== "cancelDeletion") return { observed: await runPlan(connection, observed, plan), plan };
+  let cancelled = await runPlan(connection, observed, { actions: [plan.actions[0]] });
+  scope = afterCancel(scope);
+  if (
+    scope.changed.has("rotation") &&
+    cancelled.enableKeyRotation === undefined &&
+    !cancelled.unreadable.includes("rotation")
+  ) {
+    // KMS hides the rotation status of a key pending deletion and restores it on cancel: read it now.
+    const rotation = await observeRotation(kmsClient(connection), cancelled.keyId);
+    if (rotation) {
+      cancelled = { ...cancelled, enableKeyRotation: rotation.enabled, rotationPeriodInDays: rotation.periodInDays };
+    }
   }
-  return { observed: await runPlan(connection, observed, plan), plan };
+  plan = planUpdate(desired, cancelled, scope);
+  try {
+    return { observed: await runPlan(connection, cancelled, plan), plan };
+  } catch (err) {
+    const state = (err as { currentState?: string }).currentState;
+    if (state === undefined || state === cancelled.keyState) throw err;
+    // KMS left the key in another state than expected: plan the rest from there.
+    const actual = { ...cancelled, keyState: state };
+    plan = planUpdate(desired, actual, scope);
+    return { observed: await runPlan(connection, actual, plan), plan };
+  }
 }
 
 /** Makes the calls in order and returns the key as they leave it. */
@@ -266,6 +307,13 @@ export function withDefaults(news: Props): CheckedInputs {
     tags: inputs.tags ?? {},
     keyState: ((enabled as unknown) === UNKNOWN ? UNKNOWN : enabled ? "Enabled" : "Disabled") as "Enabled" | "Disabled",
   };
+  // A keyState among the inputs came from the old state through ignoreChanges: the key's state is left to others.
+  if (typeof news.keyState === "string") {
+    checked.keyState = news.keyState as CheckedInputs["keyState"];
+    checked.keyStateIgnored = true;
+  } else {
+    delete checked.keyStateIgnored;
+  }
   if (rotation === true && inputs.rotationPeriodInDays === undefined) {
     checked.rotationPeriodInDays = DEFAULTS.rotationPeriodInDays;
   }
@@ -290,17 +338,49 @@ export function diffKey(olds: Props, news: Props): dynamic.DiffResult {
         `as the key has them to keep it.`,
     );
   }
-  const changed: string[] = UPDATABLE.filter((name) => differs(olds[name], news[name]));
-  if (policyDiffers(olds.policy, news.policy)) changed.push("policy");
-  // Pending deletion is never a reason to replace: the update brings the same key back.
-  if (typeof olds.keyState === "string" && isPendingDeletion(olds.keyState) && !changed.includes("keyState")) {
-    changed.push("keyState");
-  }
+  const { changed } = changesOf(olds, news);
+  const stateOnly = STATE_ONLY_INPUTS.filter((name) => differs(olds[name], news[name]));
   return {
-    changes: replaces.length > 0 || changed.length > 0,
+    changes: replaces.length > 0 || changed.size > 0 || stateOnly.length > 0,
     replaces,
     deleteBeforeReplace: false,
   };
+}
+
+/** The parts of the key whose declared value differs from the last known one: what an update may change. */
+export function changesOf(olds: Props, news: Props): UpdateScope {
+  const changed = new Set<KeyPart>();
+  if (differs(olds.description, news.description)) changed.add("description");
+  if (policyDiffers(olds.policy, news.policy)) changed.add("policy");
+  // Tags AWS or this provider reserve are not the user's: never shown as drift.
+  if (differs(isRecord(olds.tags) ? userTags(olds.tags as Record<string, string>) : olds.tags, news.tags)) {
+    changed.add("tags");
+  }
+  if (
+    differs(olds.enableKeyRotation, news.enableKeyRotation) ||
+    differs(olds.rotationPeriodInDays, news.rotationPeriodInDays)
+  ) {
+    changed.add("rotation");
+  }
+  const keyStateManaged = news.keyStateIgnored !== true;
+  if (keyStateManaged && keyStateDiffers(olds, news)) changed.add("enabled");
+  return { changed, keyStateManaged };
+}
+
+/** Whether the key's state falls short of the declared one; states the provider can't change settle the diff. */
+function keyStateDiffers(olds: Props, news: Props): boolean {
+  if (news.keyState === UNKNOWN || news.enabled === UNKNOWN) return true;
+  const observed = olds.keyState;
+  if (typeof observed !== "string") return differs(olds.enabled, news.enabled);
+  // Pending deletion is never a reason to replace: the update brings the same key back.
+  if (isPendingDeletion(observed)) return true;
+  const declared = news.enabled === false ? "Disabled" : "Enabled";
+  if (observed === declared) return false;
+  // A key waiting for key material is as unusable as declared; declared enabled, the update says how to get there.
+  if (observed === "PendingImport") return declared === "Enabled";
+  // Unavailable (key store disconnected), Creating and Updating: only KMS or the key store can change these.
+  if (["Unavailable", "Creating", "Updating"].includes(observed)) return false;
+  return true;
 }
 
 function policyDiffers(old: unknown, declared: unknown): boolean {
@@ -308,7 +388,11 @@ function policyDiffers(old: unknown, declared: unknown): boolean {
   // An undeclared policy is not managed: nothing to change.
   if (declared === undefined) return false;
   if (typeof old !== "string" || typeof declared !== "string") return true;
-  return !jsonEqual(old, declared);
+  return !policiesEquivalent(old, declared);
+}
+
+function isRecord(value: unknown): boolean {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function differs(a: unknown, b: unknown): boolean {

@@ -1,6 +1,6 @@
 // The heart of the provider: a pure function from (declared key, observed key) to the KMS calls to make, in order.
 import { DesiredKey } from "./inputs";
-import { jsonEqual } from "./json";
+import { policiesEquivalent } from "./policy";
 
 /** KMS's KeyState values. */
 export type KeyState =
@@ -27,6 +27,13 @@ export const KEY_STATES: readonly KeyState[] = [
 /** Tags the provider itself puts on a key (see README, "Faults"); never shown, diffed or removed. */
 export const PROVIDER_TAG_PREFIX = "pulumi-kms-key:";
 export const CREATION_TOKEN_TAG = `${PROVIDER_TAG_PREFIX}creation-token`;
+/** Tags AWS reserves (CloudFormation, AWS services): no one may set or remove them, so they are never shown or diffed. */
+export const AWS_TAG_PREFIX = "aws:";
+
+/** Tags that are not the user's to declare: the provider's own and AWS's. */
+export function isReservedTag(key: string): boolean {
+  return key.startsWith(PROVIDER_TAG_PREFIX) || key.startsWith(AWS_TAG_PREFIX);
+}
 
 /** The key as read from KMS. A part left undefined could not be read (access denied). */
 export interface ObservedKey {
@@ -78,20 +85,45 @@ export function isPendingDeletion(keyState: string): boolean {
 /** What KMS leaves a key in after CancelKeyDeletion, as far as can be known before the call. */
 export const STATE_AFTER_CANCEL: KeyState = "Disabled";
 
-/** The calls that bring an existing key to the declared state. */
-export function planUpdate(desired: DesiredKey, observed: ObservedKey): Plan {
+/** The parts of a key an update can change, each with its own KMS calls. */
+export type KeyPart = "description" | "policy" | "tags" | "rotation" | "enabled";
+export const KEY_PARTS: readonly KeyPart[] = ["description", "policy", "tags", "rotation", "enabled"];
+
+/**
+ * What an update may change. An update changes only the parts whose declared value differs from the last known one
+ * (what diff reported): a value the engine fed from old state (ignoreChanges) is not the program's intent.
+ */
+export interface UpdateScope {
+  changed: ReadonlySet<KeyPart>;
+  /** False when the program leaves the key's state to others (ignoreChanges: ["keyState"]): no cancel, enable or disable. */
+  keyStateManaged: boolean;
+}
+
+/** Every part, key state included: an import, which brings the whole key to the declaration. */
+export const FULL_SCOPE: UpdateScope = { changed: new Set(KEY_PARTS), keyStateManaged: true };
+
+/** The calls that bring an existing key to the declared state, for the parts in scope. */
+export function planUpdate(desired: DesiredKey, observed: ObservedKey, scope: UpdateScope = FULL_SCOPE): Plan {
   const name = keyName(observed);
   if (isPendingDeletion(observed.keyState)) {
-    // Cancel first: KMS allows nothing else on a key pending deletion.
-    const rest = planUpdate(desired, { ...observed, keyState: STATE_AFTER_CANCEL, deletionDate: undefined });
+    if (!scope.keyStateManaged) {
+      return {
+        actions: [],
+        refusal: `${name} is ${observed.keyState} and keyState is in ignoreChanges, so this provider leaves its deletion alone and KMS changes nothing else on it: cancel the deletion yourself, or take keyState out of ignoreChanges.`,
+      };
+    }
+    // Cancel first: KMS allows nothing else on a key pending deletion. Then enable it when declared enabled,
+    // whatever else changed: the key was usable before someone scheduled its deletion.
+    const rest = planUpdate(
+      desired,
+      { ...observed, keyState: STATE_AFTER_CANCEL, deletionDate: undefined },
+      afterCancel(scope),
+    );
     return { actions: [{ kind: "cancelDeletion" }, ...rest.actions], refusal: rest.refusal };
   }
   switch (observed.keyState) {
     case "Unavailable":
-      return {
-        actions: [],
-        refusal: `${name} is Unavailable: its custom key store is disconnected. Reconnect the key store, then run pulumi up again.`,
-      };
+      return planUnavailable(desired, observed, name, scope);
     case "Creating":
     case "Updating":
       return {
@@ -99,10 +131,10 @@ export function planUpdate(desired: DesiredKey, observed: ObservedKey): Plan {
         refusal: `${name} is ${observed.keyState} (a multi-Region operation is in progress). Run pulumi up again when KMS has finished.`,
       };
     case "PendingImport":
-      return planPendingImport(desired, observed, name);
+      return planPendingImport(desired, observed, name, scope);
     case "Enabled":
     case "Disabled":
-      return planUsableKey(desired, observed, name);
+      return planUsableKey(desired, observed, name, scope);
     default:
       return {
         actions: [],
@@ -111,57 +143,84 @@ export function planUpdate(desired: DesiredKey, observed: ObservedKey): Plan {
   }
 }
 
-function planUsableKey(desired: DesiredKey, observed: ObservedKey, name: string): Plan {
+/** The scope of the calls after a cancel: the key's state is in it, whatever else changed. */
+export function afterCancel(scope: UpdateScope): UpdateScope {
+  return { ...scope, changed: new Set([...scope.changed, "enabled"]) };
+}
+
+function managesState(scope: UpdateScope): boolean {
+  return scope.keyStateManaged && scope.changed.has("enabled");
+}
+
+function planUsableKey(desired: DesiredKey, observed: ObservedKey, name: string, scope: UpdateScope): Plan {
   const actions: KeyAction[] = [];
   let refusal: string | undefined;
+  const manageState = managesState(scope);
   // Enable before modifying: a disabled key refuses some changes (rotation).
-  if (desired.enabled && observed.keyState === "Disabled") actions.push({ kind: "enable" });
-  actions.push(...metadataActions(desired, observed));
-  const rotation = rotationActions(desired, observed);
+  if (manageState && desired.enabled && observed.keyState === "Disabled") actions.push({ kind: "enable" });
+  actions.push(...metadataActions(desired, observed, scope));
+  const rotation = scope.changed.has("rotation") ? rotationActions(desired, observed) : [];
   if (rotation.length > 0) {
+    const enabledForRotation = observed.keyState === "Enabled" || actions.some((a) => a.kind === "enable");
     if (observed.multiRegionKeyType === "REPLICA") {
       // A replica's rotation is its primary key's: KMS refuses rotation calls on a replica.
       if (replicaRotationDiffers(desired, observed)) refusal = replicaRotationReason(observed, name);
     } else if (rotationUnsupported(observed)) {
       if (desired.enableKeyRotation) refusal = rotationUnsupportedReason(observed, name);
-    } else if (!desired.enabled && observed.keyState === "Disabled") {
+    } else if (!enabledForRotation) {
       refusal = `${name} is Disabled and KMS changes rotation only on an enabled key: declare enabled: true for this update, or leave enableKeyRotation and rotationPeriodInDays as they are.`;
     } else {
       actions.push(...rotation);
     }
   }
   // Disable last: it must not block the changes above.
-  if (!desired.enabled && observed.keyState === "Enabled") actions.push({ kind: "disable" });
+  if (manageState && !desired.enabled && observed.keyState === "Enabled") actions.push({ kind: "disable" });
   return { actions, refusal };
 }
 
-function planPendingImport(desired: DesiredKey, observed: ObservedKey, name: string): Plan {
+function planUnavailable(desired: DesiredKey, observed: ObservedKey, name: string, scope: UpdateScope): Plan {
+  // Its key store is disconnected: nothing to do is fine (the diff settles); any change waits for the key store.
+  const rotation = scope.changed.has("rotation") ? rotationActions(desired, observed) : [];
+  const wanted = metadataActions(desired, observed, scope).length > 0 || rotation.length > 0;
+  const refusal =
+    wanted || (managesState(scope) && desired.enabled)
+      ? `${name} is Unavailable: its custom key store is disconnected. Reconnect the key store, then run pulumi up again.`
+      : undefined;
+  return { actions: [], refusal };
+}
+
+function planPendingImport(desired: DesiredKey, observed: ObservedKey, name: string, scope: UpdateScope): Plan {
   // Description, policy and tags can change while KMS waits for key material; enabling can't.
-  const actions = metadataActions(desired, observed);
-  const refusal = desired.enabled
-    ? `${name} is PendingImport: KMS keeps a key with imported key material there once that material is gone (after a cancelled deletion, too). ` +
-      `Import its key material again (GetParametersForImport, ImportKeyMaterial), then run pulumi up to enable it; or declare enabled: false.`
-    : undefined;
+  const actions = metadataActions(desired, observed, scope);
+  const refusal =
+    managesState(scope) && desired.enabled
+      ? `${name} is PendingImport: KMS keeps a key with imported key material there once that material is gone (after a cancelled deletion, too). ` +
+        `Import its key material again (GetParametersForImport, ImportKeyMaterial), then run pulumi up to enable it; or declare enabled: false.`
+      : undefined;
   return { actions, refusal };
 }
 
-function metadataActions(desired: DesiredKey, observed: ObservedKey): KeyAction[] {
+function metadataActions(desired: DesiredKey, observed: ObservedKey, scope: UpdateScope): KeyAction[] {
   const actions: KeyAction[] = [];
-  if (desired.description !== observed.description) {
+  if (scope.changed.has("description") && desired.description !== observed.description) {
     actions.push({ kind: "updateDescription", description: desired.description });
   }
-  if (desired.policy !== undefined && (observed.policy === undefined || !jsonEqual(desired.policy, observed.policy))) {
+  if (
+    scope.changed.has("policy") &&
+    desired.policy !== undefined &&
+    (observed.policy === undefined || !policiesEquivalent(desired.policy, observed.policy))
+  ) {
     actions.push({
       kind: "putPolicy",
       policy: desired.policy,
       bypassPolicyLockoutSafetyCheck: desired.bypassPolicyLockoutSafetyCheck,
     });
   }
-  actions.push(...tagActions(desired.tags, observed.tags));
+  if (scope.changed.has("tags")) actions.push(...tagActions(desired.tags, observed.tags));
   return actions;
 }
 
-/** Tag changes; with unreadable tags, every declared tag is (re)applied and none removed. */
+/** Tag changes; with unreadable tags, every declared tag is (re)applied and none removed. Reserved tags stay. */
 export function tagActions(
   declared: Record<string, string>,
   observed: Record<string, string> | undefined,
@@ -171,7 +230,7 @@ export function tagActions(
   for (const [key, value] of Object.entries(declared)) {
     if (observed === undefined || current[key] !== value) toSet[key] = value;
   }
-  const toRemove = Object.keys(current).filter((key) => !(key in declared) && !key.startsWith(PROVIDER_TAG_PREFIX));
+  const toRemove = Object.keys(current).filter((key) => !(key in declared) && !isReservedTag(key));
   const actions: KeyAction[] = [];
   if (toRemove.length > 0) actions.push({ kind: "untag", tagKeys: toRemove.sort() });
   if (Object.keys(toSet).length > 0) actions.push({ kind: "tag", tags: toSet });

@@ -50,7 +50,7 @@ export const LIMITS = {
 } as const;
 
 /** Properties check() adds or the engine passes along, besides the declared inputs. */
-const PASSED_THROUGH = ["__provider", "keyState"];
+const PASSED_THROUGH = ["__provider", "keyState", "keyStateIgnored"];
 
 export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
   const failures: CheckFailure[] = [];

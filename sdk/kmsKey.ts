@@ -10,9 +10,9 @@ export interface KmsKeyArgs {
   keyUsage?: pulumi.Input<string>;
   /** SYMMETRIC_DEFAULT (default), RSA_2048, ECC_NIST_P256, HMAC_256, ... Changing it replaces the key. */
   keySpec?: pulumi.Input<string>;
-  /** The key policy as a JSON string (up to 32 KB). Left out, the key keeps whatever policy it has. */
+  /** The key policy as a JSON string (up to 32 KB), compared as IAM compares policies. Left out, the key keeps whatever policy it has. */
   policy?: pulumi.Input<string>;
-  /** Up to 50 tags; keys may not start with "aws:". Tags not declared are removed. */
+  /** Up to 50 tags; keys may not start with "aws:". Tags not declared are removed, except AWS's own ("aws:..."). */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Whether the key can be used. Default true. */
   enabled?: pulumi.Input<boolean>;

@@ -26,7 +26,14 @@ import {
 } from "@aws-sdk/client-kms";
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { Connection, DesiredKey } from "../inputs";
-import { CREATION_TOKEN_TAG, isPendingDeletion, KeyAction, ObservedKey, PROVIDER_TAG_PREFIX } from "../plan";
+import {
+  CREATION_TOKEN_TAG,
+  isPendingDeletion,
+  isReservedTag,
+  KeyAction,
+  ObservedKey,
+  STATE_AFTER_CANCEL,
+} from "../plan";
 import { kmsClient } from "./client";
 import { errorName, explain, isAccessDenied, isInvalidState, isNotFound } from "./errors";
 
@@ -50,12 +57,14 @@ export async function readKey(connection: Connection, keyId: string): Promise<Ob
   // A key named by its ARN is named so in every call: the ARN says which account's key is meant.
   const id = keyId.startsWith("arn:") ? keyId : metadata.KeyId;
   const unreadable: string[] = [];
+  // KMS reports rotation as off while a key is pending deletion and restores it on cancel: the answer means nothing.
+  const rotationHidden = isPendingDeletion(metadata.KeyState ?? "");
   const [policy, rotation, tags] = await Promise.all([
     readPart("policy", unreadable, async () => {
       const out = await client.send(new GetKeyPolicyCommand({ KeyId: id, PolicyName: "default" }));
       return out.Policy;
     }),
-    readPart("rotation", unreadable, async () => readRotation(client, id)),
+    rotationHidden ? undefined : readPart("rotation", unreadable, async () => readRotation(client, id)),
     readPart("tags", unreadable, async () => readTags(client, id)),
   ]);
   return observedFrom(metadata, { policy, rotation, tags, unreadable });
@@ -80,9 +89,14 @@ const partOperation: Record<string, string> = {
   tags: "ListResourceTags",
 };
 
-interface Rotation {
+export interface Rotation {
   enabled: boolean;
   periodInDays?: number;
+}
+
+/** The rotation status; undefined when access to it is denied. */
+export async function observeRotation(client: KMSClient, keyId: string): Promise<Rotation | undefined> {
+  return readPart("rotation", [], async () => readRotation(client, keyId));
 }
 
 async function readRotation(client: KMSClient, keyId: string): Promise<Rotation> {
@@ -140,9 +154,9 @@ export function observedFrom(
   };
 }
 
-/** Tags without the ones this provider keeps for itself. */
+/** Tags without the ones this provider keeps for itself and the ones AWS reserves (aws:...). */
 export function userTags(tags: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(tags).filter(([key]) => !key.startsWith(PROVIDER_TAG_PREFIX)));
+  return Object.fromEntries(Object.entries(tags).filter(([key]) => !isReservedTag(key)));
 }
 
 /** Makes one planned call. Returns the key state it leaves, when it changes it. */
@@ -151,8 +165,9 @@ export async function runAction(client: KMSClient, keyId: string, action: KeyAct
   try {
     switch (action.kind) {
       case "cancelDeletion":
+        // No DescribeKey after: the next call finds out if KMS left another state than usual.
         await client.send(new CancelKeyDeletionCommand({ KeyId: keyId }));
-        return (await describeKey(client, keyId))?.KeyState;
+        return STATE_AFTER_CANCEL;
       case "enable":
         await client.send(new EnableKeyCommand({ KeyId: keyId }));
         return "Enabled";
@@ -212,7 +227,8 @@ async function settle(
   // Someone (or our own retried call) already cancelled the deletion: that is the outcome we wanted.
   if (action.kind === "cancelDeletion" && state !== undefined && !isPendingDeletion(state)) return state;
   if (action.kind === "scheduleDeletion" && state !== undefined && isPendingDeletion(state)) return state;
-  throw explain(err, { operation, keyId, currentState: state });
+  // The state it found lets the caller plan again from there.
+  throw Object.assign(explain(err, { operation, keyId, currentState: state }), { currentState: state });
 }
 
 export function operationOf(action: KeyAction): string {

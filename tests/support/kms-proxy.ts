@@ -500,7 +500,34 @@ export class KmsProxy {
     if (operation === "DescribeKey" && outcome.status === 200 && this.overrides.size > 0) {
       return this.rewriteDescribeKey(outcome, typeof body.KeyId === "string" ? body.KeyId : undefined);
     }
+    if (operation === "GetKeyRotationStatus" && outcome.status === 200 && this.enforceKeyStates) {
+      return this.hideRotationWhilePendingDeletion(req, outcome, typeof body.KeyId === "string" ? body.KeyId : "");
+    }
     return outcome;
+  }
+
+  /**
+   * GetKeyRotationStatus (KMS API reference): "While a KMS key is pending deletion, its key rotation status is false";
+   * moto keeps the status, so a cancel brings the earlier one back, as KMS does.
+   */
+  private async hideRotationWhilePendingDeletion(
+    req: http.IncomingMessage,
+    outcome: Outcome,
+    keyId: string,
+  ): Promise<Outcome> {
+    const meta = await this.describe(req, keyId);
+    const id = typeof meta?.KeyId === "string" ? meta.KeyId : normalizeKeyId(keyId);
+    const state = this.overrides.get(id) ?? meta?.KeyState;
+    if (state !== "PendingDeletion" && state !== "PendingReplicaDeletion") return outcome;
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(outcome.body.toString("utf8")) as Record<string, unknown>;
+    } catch {
+      return outcome;
+    }
+    parsed.KeyRotationEnabled = false;
+    for (const field of ["RotationPeriodInDays", "NextRotationDate", "OnDemandRotationStartDate"]) delete parsed[field];
+    return { ...outcome, body: Buffer.from(JSON.stringify(parsed)) };
   }
 
   private rewriteDescribeKey(outcome: Outcome, requestedKeyId: string | undefined): Outcome {

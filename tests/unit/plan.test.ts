@@ -4,6 +4,7 @@ import { desiredKey, KeyInputs } from "../../provider/inputs";
 import {
   KEY_STATES,
   KeyAction,
+  KeyPart,
   KeyState,
   ObservedKey,
   planAfterCreate,
@@ -69,7 +70,7 @@ const table: Row[] = [
   ["PendingImport", { enabled: true, enableKeyRotation: true }, [], true],
   ["PendingImport", { enabled: false, enableKeyRotation: true }, [], false],
   ["Unavailable", { enabled: true }, [], true],
-  ["Unavailable", { enabled: false }, [], true],
+  ["Unavailable", { enabled: false }, [], false],
   ["Unavailable", { enabled: true, enableKeyRotation: true }, [], true],
   ["Unavailable", { enabled: false, enableKeyRotation: true }, [], true],
   ["Creating", { enabled: true }, [], true],
@@ -228,5 +229,215 @@ describe("planner: create and delete", () => {
   }
   it("delete of a key that is gone needs nothing", () => {
     expect(planDelete(undefined, 30)).to.deep.equal([]);
+  });
+});
+
+describe("planner: an update changes only what the diff says changed", () => {
+  type ScopeRow = [string, KeyState, Partial<ObservedKey>, KeyInputs, KeyPart[], boolean, string[], boolean];
+  // [case, observed state, observed parts, declared, changed parts, key state managed, expected calls, refused?]
+  const rows: ScopeRow[] = [
+    [
+      "a description change leaves a disabled key disabled",
+      "Disabled",
+      {},
+      { description: "new" },
+      ["description"],
+      true,
+      ["updateDescription"],
+      false,
+    ],
+    [
+      "ignored tags (owned by another tool) are not removed",
+      "Enabled",
+      { tags: { abac: "blue" } },
+      { description: "new" },
+      ["description"],
+      true,
+      ["updateDescription"],
+      false,
+    ],
+    [
+      "changed tags: set and remove",
+      "Enabled",
+      { tags: { abac: "blue" } },
+      { tags: { team: "a" } },
+      ["tags"],
+      true,
+      ["untag", "tag"],
+      false,
+    ],
+    ["a changed enabled enables", "Disabled", {}, { enabled: true }, ["enabled"], true, ["enable"], false],
+    [
+      "a changed enabled disables last",
+      "Enabled",
+      {},
+      { enabled: false, description: "new" },
+      ["enabled", "description"],
+      true,
+      ["updateDescription", "disable"],
+      false,
+    ],
+    [
+      "pending deletion: cancel and enable whatever changed",
+      "PendingDeletion",
+      {},
+      { description: "new" },
+      ["description"],
+      true,
+      ["cancelDeletion", "enable", "updateDescription"],
+      false,
+    ],
+    [
+      "pending deletion, declared disabled: cancel only",
+      "PendingDeletion",
+      {},
+      { enabled: false },
+      [],
+      true,
+      ["cancelDeletion"],
+      false,
+    ],
+    [
+      "pending deletion, rotating and declared disabled: cancel; KMS restores the rotation",
+      "PendingDeletion",
+      { enableKeyRotation: true, rotationPeriodInDays: 365 },
+      { enabled: false, enableKeyRotation: true },
+      [],
+      true,
+      ["cancelDeletion"],
+      false,
+    ],
+    [
+      "pending deletion, rotating and declared enabled: no extra rotation call",
+      "PendingDeletion",
+      { enableKeyRotation: true, rotationPeriodInDays: 365 },
+      { enableKeyRotation: true },
+      [],
+      true,
+      ["cancelDeletion", "enable"],
+      false,
+    ],
+    [
+      "keyState ignored: a disabled key is not enabled",
+      "Disabled",
+      {},
+      { enabled: true, description: "new" },
+      ["enabled", "description"],
+      false,
+      ["updateDescription"],
+      false,
+    ],
+    [
+      "keyState ignored: an enabled key is not disabled",
+      "Enabled",
+      {},
+      { enabled: false },
+      ["enabled"],
+      false,
+      [],
+      false,
+    ],
+    [
+      "keyState ignored: a deletion is not cancelled, said in plain words",
+      "PendingDeletion",
+      {},
+      { description: "new" },
+      ["description"],
+      false,
+      [],
+      true,
+    ],
+    [
+      "a rotation change on a disabled key whose state is not in the diff is refused",
+      "Disabled",
+      {},
+      { enableKeyRotation: true },
+      ["rotation"],
+      true,
+      [],
+      true,
+    ],
+    [
+      "PendingImport declared disabled: metadata only",
+      "PendingImport",
+      {},
+      { enabled: false, description: "new" },
+      ["description"],
+      true,
+      ["updateDescription"],
+      false,
+    ],
+    [
+      "Unavailable: a change waits for the key store, said in plain words",
+      "Unavailable",
+      {},
+      { description: "new" },
+      ["description"],
+      true,
+      [],
+      true,
+    ],
+    [
+      "Unavailable with nothing to change: no calls, no refusal",
+      "Unavailable",
+      {},
+      { enabled: false },
+      [],
+      true,
+      [],
+      false,
+    ],
+    [
+      "Unavailable: enabling it is refused in plain words",
+      "Unavailable",
+      {},
+      { enabled: true },
+      ["enabled"],
+      true,
+      [],
+      true,
+    ],
+    [
+      "an unchanged policy is not put again",
+      "Enabled",
+      { policy: '{"Statement":[]}' },
+      { policy: '{"Statement":[]}' },
+      ["policy"],
+      true,
+      [],
+      false,
+    ],
+  ];
+  for (const [name, state, parts, declared, changed, keyStateManaged, expected, refused] of rows) {
+    it(`${name}: [${expected.join(", ")}]${refused ? " and a refusal" : ""}`, () => {
+      const plan = planUpdate(desiredKey(declared), observed(state, parts), {
+        changed: new Set(changed),
+        keyStateManaged,
+      });
+      expect(kinds(plan.actions)).to.deep.equal(expected);
+      if (refused)
+        expect(plan.refusal, "refusal").to.be.a("string").and.include("1234abcd-12ab-34cd-56ef-1234567890ab");
+      else expect(plan.refusal, "refusal").to.equal(undefined);
+    });
+  }
+
+  it("keyState ignored: the refusal for a key pending deletion says what to do", () => {
+    const plan = planUpdate(desiredKey({ description: "new" }), observed("PendingDeletion"), {
+      changed: new Set<KeyPart>(["description"]),
+      keyStateManaged: false,
+    });
+    expect(plan.refusal)
+      .to.match(/ignoreChanges/)
+      .and.match(/cancel the deletion yourself/);
+  });
+});
+
+describe("planner: tags AWS reserves", () => {
+  it("never removes aws: tags, even when undeclared", () => {
+    expect(tagActions({}, { "aws:cloudformation:stack-name": "orders" })).to.deep.equal([]);
+    expect(tagActions({ team: "a" }, { "aws:cloudformation:stack-name": "orders", old: "x" })).to.deep.equal([
+      { kind: "untag", tagKeys: ["old"] },
+      { kind: "tag", tags: { team: "a" } },
+    ]);
   });
 });
