@@ -230,7 +230,7 @@ function toTagList(tags: Record<string, string>): Tag[] {
   return Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
 }
 
-/** How long a lookup after an unanswered CreateKey waits for ListKeys to show the key (KMS is eventually consistent). */
+/** How long a lookup after an unanswered CreateKey waits for ListKeys to show new keys (KMS is eventually consistent). */
 export const DEFAULT_CREATE_LOOKUP_SECONDS = 10;
 const LOOKUP_POLL_MS = 500;
 // KMS accepts a request whose clock is up to 5 minutes off its own, so CreationDate is compared with that allowance.
@@ -245,8 +245,8 @@ const awaitingAnswers = new Map<string, number>();
  * CreateKey is not idempotent, so the SDK must not resend it blindly: a reply lost after KMS made the key would
  * leave a second, untracked key. CreateKey sends exactly what is declared, nothing to find it by; instead the
  * account's key IDs are listed before the first attempt, and after an attempt whose outcome is unknown the new IDs
- * (ListKeys, polled for a while: KMS is eventually consistent) are described and matched against the declaration.
- * One match that no other create of this process has taken is the key; several are refused, never guessed.
+ * (ListKeys, after KMS's consistency window) are described and matched against the declaration. One match that no
+ * other create of this process has taken is the key; several are refused, never guessed.
  */
 export async function createKey(connection: Connection, desired: DesiredKey): Promise<KeyMetadata> {
   const once = kmsClient(connection, { retries: false });
@@ -356,15 +356,15 @@ export async function listKeyIds(client: KMSClient): Promise<Set<string>> {
   return ids;
 }
 
-/** What a key made by CreateKey from this declaration has, as DescribeKey shows it. */
+/** What a key made by CreateKey from this declaration has, as observedFrom() reads it from DescribeKey. */
 function matchedOn(desired: DesiredKey): Record<string, unknown> {
   return {
-    Description: desired.description,
-    KeySpec: desired.keySpec,
-    KeyUsage: desired.keyUsage,
-    MultiRegion: desired.multiRegion,
-    Origin: "AWS_KMS",
-    KeyManager: "CUSTOMER",
+    description: desired.description,
+    keySpec: desired.keySpec,
+    keyUsage: desired.keyUsage,
+    multiRegion: desired.multiRegion,
+    origin: "AWS_KMS",
+    keyManager: "CUSTOMER",
     tags: JSON.stringify(Object.entries(desired.tags).sort()),
   };
 }
@@ -376,7 +376,11 @@ interface Lookup {
   candidates: KeyMetadata[];
 }
 
-/** Polls ListKeys for new keys that match the declaration; describes each new ID once, reads tags only of matches. */
+/**
+ * Waits out KMS's consistency window, then lists the keys once and describes only the new IDs (tags are read only of
+ * keys that match): one match is the key; deciding earlier could take someone else's identical key while ours is
+ * still missing from ListKeys.
+ */
 async function findCreatedKey(
   client: KMSClient,
   desired: DesiredKey,
@@ -386,7 +390,9 @@ async function findCreatedKey(
 ): Promise<Lookup> {
   const wanted = matchedOn(desired);
   const seen = new Map<string, KeyMetadata | undefined>();
-  const deadline = Date.now() + lookupSeconds() * 1000;
+  const window = lookupSeconds() * 1000;
+  await sleep(window);
+  const giveUp = Date.now() + window;
   for (;;) {
     for (const id of await listKeyIds(client)) {
       if (before.has(id) || seen.has(id)) continue;
@@ -397,12 +403,15 @@ async function findCreatedKey(
     );
     // Another create of this process with the same declaration may still get its answer and claim a candidate.
     const othersAwaiting = (awaitingAnswers.get(declaration) ?? 0) > 0;
+    if (othersAwaiting && Date.now() < giveUp) {
+      await sleep(LOOKUP_POLL_MS);
+      continue;
+    }
     if (candidates.length === 1 && !othersAwaiting) {
       claimedKeys.add(candidates[0].KeyId ?? "");
       return { found: candidates[0], candidates };
     }
-    if (Date.now() >= deadline) return { candidates };
-    await sleep(LOOKUP_POLL_MS);
+    return { candidates };
   }
 }
 
@@ -416,9 +425,8 @@ async function matchingKey(
   const metadata = await describeKey(client, keyId);
   if (!metadata || (metadata.CreationDate && metadata.CreationDate < since)) return undefined;
   const { tags, ...fields } = wanted;
-  for (const [name, value] of Object.entries(fields)) {
-    if ((metadata as unknown as Record<string, unknown>)[name] !== value) return undefined;
-  }
+  const observed = observedFrom(metadata) as unknown as Record<string, unknown>;
+  for (const [name, value] of Object.entries(fields)) if (observed[name] !== value) return undefined;
   try {
     const actual = JSON.stringify(Object.entries(await readTags(client, keyId)).sort());
     return actual === tags ? metadata : undefined;
