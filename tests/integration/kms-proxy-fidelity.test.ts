@@ -1,7 +1,14 @@
 // The local KMS behaves as KMS documents where moto does not: eventual consistency of ListKeys after CreateKey,
 // the permission tags on CreateKey need, and the 50-tag quota.
 import { expect } from "chai";
-import { CreateKeyCommand, DescribeKeyCommand, KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
+import {
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  EnableKeyRotationCommand,
+  GetKeyRotationStatusCommand,
+  KMSClient,
+  ListKeysCommand,
+} from "@aws-sdk/client-kms";
 import { KmsProxy } from "../support/kms-proxy";
 import { startKmsServerWithProxy } from "../support/kms-server";
 
@@ -83,5 +90,18 @@ describe("KmsProxy: what KMS documents and moto does not do", function () {
     expect((await listed()).length, "no key made").to.equal(before);
     await kms.send(new CreateKeyCommand({ Tags: tags(50) }));
     expect((await listed()).length).to.equal(before + 1);
+  });
+
+  it("answers GetKeyRotationStatus with RotationPeriodInDays while rotating: as set, else KMS's 365", async () => {
+    const set = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await kms.send(new EnableKeyRotationCommand({ KeyId: set, RotationPeriodInDays: 120 }));
+    expect((await kms.send(new GetKeyRotationStatusCommand({ KeyId: set }))).RotationPeriodInDays).to.equal(120);
+    const byDefault = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await kms.send(new EnableKeyRotationCommand({ KeyId: byDefault }));
+    expect((await kms.send(new GetKeyRotationStatusCommand({ KeyId: byDefault }))).RotationPeriodInDays).to.equal(365);
+    const off = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const status = await kms.send(new GetKeyRotationStatusCommand({ KeyId: off }));
+    expect(status).to.include({ KeyRotationEnabled: false });
+    expect(status.RotationPeriodInDays).to.equal(undefined);
   });
 });

@@ -241,6 +241,8 @@ export class KmsProxy {
   private readonly overrides = new Map<string, string>();
   /** Keys made through this proxy and when, for ListKeys' eventual consistency. */
   private readonly created = new Map<string, number>();
+  /** RotationPeriodInDays as EnableKeyRotation last set it, by key ID (moto does not keep it). */
+  private readonly rotationPeriods = new Map<string, number>();
   private listKeysLagMs: number;
   private readonly quotas = new Map<string, number>();
   private defaultQuota: number | undefined;
@@ -547,6 +549,11 @@ export class KmsProxy {
     const outcome = await this.forward(req, reqBody);
     if (operation === "CreateKey" && outcome.status === 200) this.recordCreated(outcome);
     if (outcome.status === 200) this.settleOverrides(operation, resolved);
+    if (operation === "EnableKeyRotation" && outcome.status === 200 && resolved[0] !== undefined) {
+      const period = typeof body.RotationPeriodInDays === "number" ? body.RotationPeriodInDays : 365;
+      this.rotationPeriods.set(resolved[0], period);
+    }
+    if (operation === "GetKeyRotationStatus" && outcome.status === 200) return this.withRotationPeriod(outcome, body);
     if (operation === "ListKeys" && outcome.status === 200 && this.listKeysLagMs > 0) return this.lagListKeys(outcome);
     if (operation === "DescribeKey" && outcome.status === 200 && this.overrides.size > 0) {
       return this.rewriteDescribeKey(outcome, typeof body.KeyId === "string" ? body.KeyId : undefined);
@@ -564,6 +571,21 @@ export class KmsProxy {
       // Footnote [13]: a key in a custom key store that is scheduled for deletion is PendingDeletion, even if unavailable.
       if (operation === "ScheduleKeyDeletion" && state === "Unavailable") this.overrides.delete(id);
     }
+  }
+
+  /** GetKeyRotationStatus with RotationPeriodInDays, which KMS includes whenever rotation is enabled (365 by default). */
+  private withRotationPeriod(outcome: Outcome, body: Record<string, unknown>): Outcome {
+    let parsed: { KeyId?: unknown; KeyRotationEnabled?: unknown; RotationPeriodInDays?: unknown };
+    try {
+      parsed = JSON.parse(outcome.body.toString("utf8")) as typeof parsed;
+    } catch {
+      return outcome;
+    }
+    if (parsed.KeyRotationEnabled !== true || parsed.RotationPeriodInDays !== undefined) return outcome;
+    const requested = typeof body.KeyId === "string" ? normalizeKeyId(body.KeyId) : "";
+    const id = typeof parsed.KeyId === "string" ? normalizeKeyId(parsed.KeyId) : requested;
+    parsed.RotationPeriodInDays = this.rotationPeriods.get(id) ?? this.rotationPeriods.get(requested) ?? 365;
+    return { ...outcome, body: Buffer.from(JSON.stringify(parsed)) };
   }
 
   private recordCreated(outcome: Outcome): void {
