@@ -103,11 +103,15 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
     return attempt;
   }
 
-  function record(name: string, a: Attempt): void {
+  /** Records the case's figures for the summary, and asserts the untracked keys it prints: only those an error names. */
+  function record(name: string, a: Attempt, untrackedNamedByError = 0): void {
     const tracked = [...a.ids, ...a.errors.map((e) => e.id)].filter((id): id is string => id !== undefined);
     const orphans = a.keys.filter((id) => !tracked.includes(id)).length;
     const outcome = a.errors.length > 0 ? `error: ${a.errors[0].message.slice(0, 160)}` : "created, tracked";
     figures.createCases.push({ name, keys: a.keys.length, orphans, outcome });
+    expect(orphans, `${name}: keys in KMS that nothing tracks`).to.equal(untrackedNamedByError);
+    if (untrackedNamedByError > 0)
+      expect(a.errors, "an error says how to find the untracked key").to.have.length.above(0);
   }
 
   const count = (a: Attempt, operation: string) => a.log.filter((e) => e.operation === operation).length;
@@ -153,7 +157,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
         proxy.addFault({ operation: "DescribeKey", kind: "throttle", times: ATTEMPTS });
       },
     });
-    record("reply lost, lookup throttled", a);
+    record("reply lost, lookup throttled", a, 1);
     expect(a.keys.length, `keys made by one create (CreateKey sent ${a.createKeyCalls} times)`).to.equal(1);
     expect(a.createKeyCalls).to.equal(1);
     const message = a.errors[0]?.message ?? "";
@@ -168,7 +172,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
       faults: (proxy) => proxy.addFault({ operation: "CreateKey", kind: "resetAfter", times: 1 }),
       afterFirstCreateKey: async (proxy) => proxy.addFault({ kind: "resetBefore" }),
     });
-    record("reply lost, network down after", a);
+    record("reply lost, network down after", a, 1);
     expect(a.ids, "nothing can be created while KMS can't be reached").to.deep.equal([]);
     expect(a.keys.length, "KMS made exactly one key").to.equal(1);
     const message = a.errors[0]?.message ?? "";
@@ -193,7 +197,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
         proxy.addFault({ operation: "CreateKey", kind: "resetAfter", times: 1 });
       },
     });
-    record("reply lost, ListKeys denied", lost);
+    record("reply lost, ListKeys denied", lost, 1);
     expect(lost.keys.length, "one key, none resent").to.equal(1);
     expect(lost.createKeyCalls).to.equal(1);
     expect(lost.errors[0]?.message)
@@ -247,7 +251,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
       },
     });
     raw.destroy();
-    record("reply lost, an identical key made elsewhere meanwhile", a);
+    record("reply lost, an identical key made elsewhere meanwhile", a, 2);
     expect(a.ids, "no key adopted").to.deep.equal([]);
     expect(a.keys.length, "ours and theirs").to.equal(2);
     expect(a.createKeyCalls, "CreateKey not sent again").to.equal(1);
