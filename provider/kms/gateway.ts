@@ -279,7 +279,9 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
     } catch (caught) {
       err = caught;
     } finally {
-      awaitingAnswers.set(declaration, (awaitingAnswers.get(declaration) ?? 1) - 1);
+      const awaiting = (awaitingAnswers.get(declaration) ?? 1) - 1;
+      if (awaiting > 0) awaitingAnswers.set(declaration, awaiting);
+      else awaitingAnswers.delete(declaration);
     }
     const failure = explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "");
     const unknownOutcome = outcomeUnknown(err);
