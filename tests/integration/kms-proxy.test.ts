@@ -400,6 +400,9 @@ describe("KmsProxy in front of moto (tests/support)", function () {
         expect((await rejects(kms.send(new EnableKeyRotationCommand({ KeyId: id })))).name).to.equal(
           "UnsupportedOperationException",
         );
+        expect((await rejects(kms.send(new GetKeyRotationStatusCommand({ KeyId: id })))).name).to.equal(
+          "UnsupportedOperationException",
+        );
         // [13]: scheduled for deletion, the key is PendingDeletion even while its key store is disconnected.
         await kms.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
         expect(await stateOf(id, kms)).to.equal("PendingDeletion");

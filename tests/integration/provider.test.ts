@@ -234,15 +234,21 @@ describe("provider against a KMS server", function () {
     await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
     const read = await provider.read(id, outs);
     // KMS leaves a key whose imported material is gone in PendingImport after a cancel; moto can't, the proxy can.
-    const cancel = kms.proxy.callLog.length;
-    const updating = provider.update(id, read.props, { ...inputs, description: "still updated" });
-    // Once the cancel has gone through, pretend KMS put the key in PendingImport.
-    while (!kms.proxy.callLog.slice(cancel).some((c) => c.operation === "CancelKeyDeletion"))
-      await new Promise((r) => setTimeout(r, 5));
-    kms.proxy.overrideKeyState(id, "PendingImport");
+    // The proxy logs a call before answering it, so the key is PendingImport before the provider hears of the cancel.
+    const log = kms.proxy.callLog;
+    log.push = (...entries) => {
+      if (entries.some((c) => c.operation === "CancelKeyDeletion" && c.status === 200)) {
+        kms.proxy.overrideKeyState(id, "PendingImport");
+      }
+      return Array.prototype.push.apply(log, entries);
+    };
     let error: (Error & { id?: string; properties?: Props }) | undefined;
-    await updating.catch((err) => (error = err));
-    kms.proxy.overrideKeyState(id, undefined);
+    try {
+      await provider.update(id, read.props, { ...inputs, description: "still updated" }).catch((err) => (error = err));
+    } finally {
+      delete (log as { push?: unknown }).push;
+      kms.proxy.overrideKeyState(id, undefined);
+    }
     expect(error?.message)
       .to.match(/PendingImport/)
       .and.match(/ImportKeyMaterial/)

@@ -142,6 +142,8 @@ const STATE_RULES: Record<string, StateRule> = {
   DisableKey: ENABLE_DISABLE,
   EnableKeyRotation: ROTATION,
   DisableKeyRotation: ROTATION,
+  // Row GetKeyRotationStatus: X[6] pending import, X[7] unavailable (a custom key store); ? elsewhere.
+  GetKeyRotationStatus: { PendingImport: EXTERNAL, Unavailable: CUSTOM_KEY_STORE },
   // Row PutKeyPolicy: ✓ in every key state, pending deletion included.
   PutKeyPolicy: {},
   TagResource: METADATA,
@@ -159,7 +161,7 @@ const STATE_RULES: Record<string, StateRule> = {
   Verify: SIGN_MAC,
   GenerateMac: SIGN_MAC,
   VerifyMac: SIGN_MAC,
-  // Rows DescribeKey, GetKeyPolicy, GetKeyRotationStatus, ListResourceTags, ListKeyPolicies, ListAliases: ✓ in
+  // Rows DescribeKey, GetKeyPolicy, ListResourceTags, ListKeyPolicies, ListAliases: ✓ in
   // every state (no lookup is made). CreateKey and ListKeys use no existing key. Operations not listed: not checked.
 };
 
