@@ -58,11 +58,12 @@ describe("KmsProxy: what KMS documents and moto does not do", function () {
 
   it("leaves a new key out of ListKeys for the configured while, then lists it; DescribeKey finds it at once", async () => {
     proxy.setListKeysLag(1500);
-    const made = Date.now();
     const id = (await kms.send(new CreateKeyCommand({ Description: "late" }))).KeyMetadata!.KeyId!;
+    // The proxy starts the while when it answers, before this client has the answer.
+    const answered = Date.now();
     expect(await listed(), "missing right after CreateKey").to.not.include(id);
     expect((await kms.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyId).to.equal(id);
-    while (Date.now() - made < 1600) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() - answered < 1600) await new Promise((r) => setTimeout(r, 100));
     expect(await listed(), "listed once the while is over").to.include(id);
   });
 
