@@ -24,7 +24,7 @@ export const KEY_STATES: readonly KeyState[] = [
   "Updating",
 ];
 
-/** Tags the provider itself puts on a key (see README, "Faults"); never shown, diffed or removed. */
+/** Tags earlier versions of the provider put on a key (a creation token); never shown, diffed or removed. */
 export const PROVIDER_TAG_PREFIX = "pulumi-kms-key:";
 export const CREATION_TOKEN_TAG = `${PROVIDER_TAG_PREFIX}creation-token`;
 /** Tags AWS reserves (CloudFormation, AWS services): no one may set or remove them, so they are never shown or diffed. */

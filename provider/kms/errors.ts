@@ -13,18 +13,19 @@ export class KeyNotFoundError extends Error {
   }
 }
 
-/** Key states each operation needs, as KMS enforces them. */
+const NOT_PENDING_DELETION = "Enabled, Disabled, PendingImport, Unavailable, Creating or Updating";
+
+/** Key states each operation needs, as the key state table of the KMS developer guide has them. */
 export const REQUIRED_STATES: Readonly<Record<string, string>> = {
   CancelKeyDeletion: "PendingDeletion or PendingReplicaDeletion",
-  EnableKey: "Enabled or Disabled",
-  DisableKey: "Enabled or Disabled",
+  EnableKey: "Enabled, Disabled or Unavailable",
+  DisableKey: "Enabled, Disabled or Unavailable",
   EnableKeyRotation: "Enabled",
   DisableKeyRotation: "Enabled",
-  PutKeyPolicy: "Enabled, Disabled or PendingImport",
-  TagResource: "Enabled, Disabled or PendingImport",
-  UntagResource: "Enabled, Disabled or PendingImport",
-  UpdateKeyDescription: "Enabled, Disabled or PendingImport",
-  ScheduleKeyDeletion: "Enabled, Disabled or PendingImport",
+  TagResource: NOT_PENDING_DELETION,
+  UntagResource: NOT_PENDING_DELETION,
+  UpdateKeyDescription: NOT_PENDING_DELETION,
+  ScheduleKeyDeletion: "Enabled, Disabled, PendingImport, Unavailable or Creating",
 };
 
 export function errorName(err: unknown): string {
@@ -43,8 +44,10 @@ export function isNotFound(err: unknown): boolean {
   return errorName(err) === "NotFoundException";
 }
 
+/** KMS refused the call because of the key's state: KMSInvalidStateException, or DisabledException for a Disabled key. */
 export function isInvalidState(err: unknown): boolean {
-  return errorName(err) === "KMSInvalidStateException";
+  const name = errorName(err);
+  return name === "KMSInvalidStateException" || name === "DisabledException";
 }
 
 export function isAccessDenied(err: unknown): boolean {
@@ -81,7 +84,9 @@ export function explain(err: unknown, context: ErrorContext): Error {
   }
   if (isInvalidState(err)) {
     const needed = REQUIRED_STATES[operation] ?? "a different key state";
-    const current = context.currentState ? `it is ${context.currentState}` : `KMS says: ${detail}`;
+    const current = context.currentState
+      ? `it is ${context.currentState}`
+      : `KMS says: ${name === "DisabledException" ? "the key is disabled" : detail}`;
     return new Error(`${operation} needs ${key} to be ${needed}; ${current}`);
   }
   if (isAccessDenied(err)) {

@@ -1,5 +1,4 @@
 // The only place that talks to KMS: observes a key, makes the planned calls, creates keys without duplicates.
-import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   CancelKeyDeletionCommand,
@@ -27,11 +26,11 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { Connection, DesiredKey } from "../inputs";
 import {
-  CREATION_TOKEN_TAG,
   isPendingDeletion,
   isReservedTag,
   KeyAction,
   ObservedKey,
+  PROVIDER_TAG_PREFIX,
   STATE_AFTER_CANCEL,
 } from "../plan";
 import { kmsClient } from "./client";
@@ -250,18 +249,33 @@ function toTagList(tags: Record<string, string>): Tag[] {
   return Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
 }
 
+/** How long a lookup after an unanswered CreateKey waits for ListKeys to show new keys (KMS is eventually consistent). */
+export const DEFAULT_CREATE_LOOKUP_SECONDS = 10;
+const LOOKUP_POLL_MS = 500;
+// KMS accepts a request whose clock is up to 5 minutes off its own, so CreationDate is compared with that allowance.
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Keys this process has created or found as its own: never taken by another create. */
+const claimedKeys = new Set<string>();
+/** CreateKey requests of this process waiting for their answer, by what they declare. */
+const awaitingAnswers = new Map<string, number>();
+
 /**
  * CreateKey is not idempotent, so the SDK must not resend it blindly: a reply lost after KMS made the key would
- * leave a second, untracked key. Each attempt carries a creation-token tag; before retrying an attempt whose
- * outcome is unknown, the account is searched for a key with that token. Backoff comes from the SDK's strategy.
+ * leave a second, untracked key. CreateKey sends exactly what is declared, nothing to find it by; instead the
+ * account's key IDs are listed before the first attempt, and after an attempt whose outcome is unknown the new IDs
+ * (ListKeys, after KMS's consistency window) are described and matched against the declaration. One match that no
+ * other create of this process has taken is the key; several are refused, never guessed.
  */
 export async function createKey(connection: Connection, desired: DesiredKey): Promise<KeyMetadata> {
-  const token = randomUUID();
   const once = kmsClient(connection, { retries: false });
   const client = kmsClient(connection);
   const strategy = await client.config.retryStrategy();
   if (!("acquireInitialRetryToken" in strategy)) throw new Error("the AWS SDK's retry strategy is not of version 2");
   let retryToken = await strategy.acquireInitialRetryToken("kms");
+  const started = new Date();
+  const since = new Date(started.getTime() - CLOCK_SKEW_MS);
+  const before = await listKeyIds(client).catch((err: unknown) => explain(err, { operation: "ListKeys" }));
   const command = new CreateKeyCommand({
     Description: desired.description,
     KeyUsage: desired.keyUsage as KeyUsageType,
@@ -269,7 +283,7 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
     Policy: desired.policy,
     BypassPolicyLockoutSafetyCheck: desired.bypassPolicyLockoutSafetyCheck || undefined,
     MultiRegion: desired.multiRegion,
-    Tags: [...toTagList(desired.tags), { TagKey: CREATION_TOKEN_TAG, TagValue: token }],
+    Tags: Object.keys(desired.tags).length > 0 ? toTagList(desired.tags) : undefined,
   });
   // Set once an attempt is signed and handed to the network: before that (no credentials, no Region) KMS saw nothing.
   let sent = false;
@@ -280,46 +294,69 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
     },
     { step: "deserialize", priority: "low", name: "pulumiKmsKeyMarkSent" },
   );
+  const declaration = JSON.stringify([connection.region, connection.endpoint, ...Object.values(matchedOn(desired))]);
+  const lookFor = `a key made after ${started.toISOString()} with description ${JSON.stringify(desired.description)}`;
   for (;;) {
+    let err: unknown;
     sent = false;
+    awaitingAnswers.set(declaration, (awaitingAnswers.get(declaration) ?? 0) + 1);
     try {
       const out = await once.send(command);
       if (!out.KeyMetadata?.KeyId) throw new Error("CreateKey answered without a key");
+      claimedKeys.add(out.KeyMetadata.KeyId);
       return out.KeyMetadata;
-    } catch (err) {
-      const failure = explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "");
-      // Where a key this attempt may have made can be found, whatever happens next.
-      const tokenHint = `a key made by this attempt carries the tag ${CREATION_TOKEN_TAG}=${token}; import it or schedule it for deletion`;
-      const unknownOutcome = sent && outcomeUnknown(err);
-      if (unknownOutcome) {
-        let found: KeyMetadata | undefined;
-        try {
-          found = await findKeyByCreationToken(client, token);
-        } catch (lookupError) {
-          // Neither sending CreateKey again (a second key) nor staying silent (an untraceable key) is safe.
-          const lookup = explain(lookupError, { operation: "ListKeys" }).message;
-          throw new Error(
-            `${failure}. KMS may have made the key before the connection failed, and looking for it failed too (${lookup}): ${tokenHint}.`,
-          );
-        }
-        if (found) return found;
-      }
-      const errorType = retryErrorType(err);
-      if (errorType === "CLIENT_ERROR") throw explain(err, { operation: "CreateKey" });
-      try {
-        retryToken = await strategy.refreshRetryTokenForRetry(retryToken, { errorType });
-      } catch {
-        throw unknownOutcome
-          ? new Error(`${failure}. If KMS made the key before the connection failed, ${tokenHint}.`)
-          : explain(err, { operation: "CreateKey" });
-      }
-      await sleep(retryToken.getRetryDelay());
+    } catch (caught) {
+      err = caught;
+    } finally {
+      const awaiting = (awaitingAnswers.get(declaration) ?? 1) - 1;
+      if (awaiting > 0) awaitingAnswers.set(declaration, awaiting);
+      else awaitingAnswers.delete(declaration);
     }
+    const failure = explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "");
+    const unknownOutcome = sent && outcomeUnknown(err);
+    if (unknownOutcome) {
+      if (before instanceof Error) {
+        throw new Error(
+          `${failure}. KMS may have made the key before the connection failed, and it can't be looked for: listing the account's keys before CreateKey failed (${before.message}). Not sending CreateKey again: look for ${lookFor}; import it or schedule it for deletion.`,
+        );
+      }
+      let lookup: Lookup;
+      try {
+        lookup = await findCreatedKey(client, desired, declaration, before, since);
+      } catch (lookupError) {
+        // Neither sending CreateKey again (a second key) nor staying silent (an untraceable key) is safe.
+        const reason = explain(lookupError, { operation: "ListKeys" }).message;
+        throw new Error(
+          `${failure}. KMS may have made the key before the connection failed, and looking for it failed too (${reason}). Not sending CreateKey again: look for ${lookFor}; import it or schedule it for deletion.`,
+        );
+      }
+      if (lookup.found) return lookup.found;
+      if (lookup.candidates.length > 0) {
+        const arns = lookup.candidates.map((key) => key.Arn ?? key.KeyId).join(", ");
+        throw new Error(
+          `${failure}. KMS may have made the key before the connection failed, and more keys than this program can tell apart match it (made since ${started.toISOString()}, same description, spec, usage, multi-Region and tags): ${arns}. Not sending CreateKey again and adopting none: import the one that is this key (the import resource option), schedule the others for deletion.`,
+        );
+      }
+    }
+    const errorType = retryErrorType(err);
+    if (errorType === "CLIENT_ERROR") throw explain(err, { operation: "CreateKey" });
+    try {
+      retryToken = await strategy.refreshRetryTokenForRetry(retryToken, { errorType });
+    } catch {
+      throw unknownOutcome
+        ? new Error(
+            `${failure}. No key matching it appeared in ListKeys within ${lookupSeconds()} s, so KMS most likely made none; if ${lookFor} appears later, import it or schedule it for deletion.`,
+          )
+        : explain(err, { operation: "CreateKey" });
+    }
+    await sleep(retryToken.getRetryDelay());
   }
 }
 
 /** True when the request may have reached KMS and been carried out although no success came back. */
 function outcomeUnknown(err: unknown): boolean {
+  // No credentials, or nobody listening: the request never left this machine.
+  if (errorName(err) === "CredentialsProviderError" || (err as { code?: string }).code === "ECONNREFUSED") return false;
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   // A 4xx answer means KMS refused the request; anything else (5xx, no answer at all) may hide a created key.
   return status === undefined || status >= 500;
@@ -333,24 +370,100 @@ function retryErrorType(err: unknown): "THROTTLING" | "TRANSIENT" | "SERVER_ERRO
   return "CLIENT_ERROR";
 }
 
-/** Looks through the account's keys for the one tagged with this creation token. */
-export async function findKeyByCreationToken(client: KMSClient, token: string): Promise<KeyMetadata | undefined> {
+function lookupSeconds(): number {
+  const configured = Number(process.env.PULUMI_KMS_KEY_CREATE_LOOKUP_SECONDS);
+  return Number.isFinite(configured) && configured >= 0 ? configured : DEFAULT_CREATE_LOOKUP_SECONDS;
+}
+
+/** Every key ID ListKeys shows in the account and Region (1000 per page). */
+export async function listKeyIds(client: KMSClient): Promise<Set<string>> {
+  const ids = new Set<string>();
   let marker: string | undefined;
   do {
     const page = await client.send(new ListKeysCommand({ Marker: marker, Limit: 1000 }));
-    for (const entry of page.Keys ?? []) {
-      if (!entry.KeyId) continue;
-      let tags: Record<string, string>;
-      try {
-        tags = await readTags(client, entry.KeyId);
-      } catch (err) {
-        // Keys we may not read, or that went away meanwhile, can't be ours; any other failure leaves it open.
-        if (isAccessDenied(err) || isNotFound(err)) continue;
-        throw err;
-      }
-      if (tags[CREATION_TOKEN_TAG] === token) return describeKey(client, entry.KeyId);
-    }
+    for (const entry of page.Keys ?? []) if (entry.KeyId) ids.add(entry.KeyId);
     marker = page.Truncated ? page.NextMarker : undefined;
   } while (marker);
-  return undefined;
+  return ids;
+}
+
+/** What a key made by CreateKey from this declaration has, as observedFrom() reads it from DescribeKey. */
+function matchedOn(desired: DesiredKey): Record<string, unknown> {
+  return {
+    description: desired.description,
+    keySpec: desired.keySpec,
+    keyUsage: desired.keyUsage,
+    multiRegion: desired.multiRegion,
+    origin: "AWS_KMS",
+    keyManager: "CUSTOMER",
+    tags: JSON.stringify(Object.entries(desired.tags).sort()),
+  };
+}
+
+interface Lookup {
+  /** The key this create made, now claimed by it. */
+  found?: KeyMetadata;
+  /** Every new key matching the declaration that nothing in this process has claimed. */
+  candidates: KeyMetadata[];
+}
+
+/**
+ * Waits out KMS's consistency window, then lists the keys once and describes only the new IDs (tags are read only of
+ * keys that match): one match is the key; deciding earlier could take someone else's identical key while ours is
+ * still missing from ListKeys.
+ */
+async function findCreatedKey(
+  client: KMSClient,
+  desired: DesiredKey,
+  declaration: string,
+  before: Set<string>,
+  since: Date,
+): Promise<Lookup> {
+  const wanted = matchedOn(desired);
+  const seen = new Map<string, KeyMetadata | undefined>();
+  const window = lookupSeconds() * 1000;
+  await sleep(window);
+  const giveUp = Date.now() + window;
+  for (;;) {
+    for (const id of await listKeyIds(client)) {
+      if (before.has(id) || seen.has(id)) continue;
+      seen.set(id, await matchingKey(client, id, wanted, since));
+    }
+    const candidates = [...seen.values()].filter(
+      (key): key is KeyMetadata => key !== undefined && !claimedKeys.has(key.KeyId ?? ""),
+    );
+    // Another create of this process with the same declaration may still get its answer and claim a candidate.
+    const othersAwaiting = (awaitingAnswers.get(declaration) ?? 0) > 0;
+    if (othersAwaiting && Date.now() < giveUp) {
+      await sleep(LOOKUP_POLL_MS);
+      continue;
+    }
+    if (candidates.length === 1 && !othersAwaiting) {
+      claimedKeys.add(candidates[0].KeyId ?? "");
+      return { found: candidates[0], candidates };
+    }
+    return { candidates };
+  }
+}
+
+/** The key's metadata when it was made after `since` as declared; undefined when it is someone else's. */
+async function matchingKey(
+  client: KMSClient,
+  keyId: string,
+  wanted: Record<string, unknown>,
+  since: Date,
+): Promise<KeyMetadata | undefined> {
+  const metadata = await describeKey(client, keyId);
+  if (!metadata || (metadata.CreationDate && metadata.CreationDate < since)) return undefined;
+  const { tags, ...fields } = wanted;
+  const observed = observedFrom(metadata) as unknown as Record<string, unknown>;
+  for (const [name, value] of Object.entries(fields)) if (observed[name] !== value) return undefined;
+  try {
+    const actual = JSON.stringify(Object.entries(await readTags(client, keyId)).sort());
+    return actual === tags ? metadata : undefined;
+  } catch (err) {
+    // Tags this identity may not read can't rule the key out; its description, spec and usage matched.
+    if (isAccessDenied(err)) return metadata;
+    throw err;
+  }
 }

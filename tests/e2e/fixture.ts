@@ -101,13 +101,9 @@ export async function describeKey(client: KMSClient, keyId: string): Promise<Key
 }
 
 export async function tagsOf(client: KMSClient, keyId: string): Promise<Record<string, string>> {
-  const out = await client.send(new ListResourceTagsCommand({ KeyId: keyId }));
-  // The provider's own creation-token tag is not the user's.
-  return Object.fromEntries(
-    (out.Tags ?? [])
-      .filter((t) => !t.TagKey?.startsWith("pulumi-kms-key:"))
-      .map((t) => [t.TagKey ?? "", t.TagValue ?? ""]),
-  );
+  // Every tag on the key: the provider adds none of its own.
+  const out = await client.send(new ListResourceTagsCommand({ KeyId: keyId, Limit: 100 }));
+  return Object.fromEntries((out.Tags ?? []).map((t) => [t.TagKey ?? "", t.TagValue ?? ""]));
 }
 
 export async function scheduleDeletion(client: KMSClient, keyId: string, days = 7): Promise<Date> {

@@ -333,7 +333,7 @@ function expectedOutcome(op: OpSpec, kind: FaultKind, mode: Mode): Outcome {
   const refusing = op.from !== undefined && REFUSING_STATES.includes(op.from);
   if (kind === "accessDenied") return "clear error";
   if (mode === "burst" || kind === "delay") return refusing ? "refused" : "completed";
-  // Every CreateKey attempt reaches KMS; the creation token finds the key the first one made.
+  // Every CreateKey attempt reaches KMS; the ListKeys lookup finds the key the first one made.
   if (kind === "resetAfter" && op.name === "create") return "completed";
   return "clear error";
 }

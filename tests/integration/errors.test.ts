@@ -16,7 +16,11 @@ import { Props, useLocalKms } from "../support/local-kms";
 
 describe("errors", function () {
   this.timeout(180_000);
-  const kms = useLocalKms({ AWS_MAX_ATTEMPTS: "4", AWS_RETRY_MODE: "standard" });
+  const kms = useLocalKms({
+    AWS_MAX_ATTEMPTS: "4",
+    AWS_RETRY_MODE: "standard",
+    PULUMI_KMS_KEY_CREATE_LOOKUP_SECONDS: "2",
+  });
   const { provider } = kms;
   const newKey = (news: Props = {}) => kms.newKey(news);
 
@@ -100,7 +104,19 @@ describe("errors", function () {
     await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
     let error: Error | undefined;
     await runAction(kmsClient({ endpoint: kms.endpoint }), id, { kind: "enable" }).catch((err: Error) => (error = err));
-    expect(error?.message).to.equal(`EnableKey needs KMS key ${id} to be Enabled or Disabled; it is PendingDeletion`);
+    expect(error?.message).to.equal(
+      `EnableKey needs KMS key ${id} to be Enabled, Disabled or Unavailable; it is PendingDeletion`,
+    );
+  });
+
+  it("DisabledException (rotation on a Disabled key, as KMS answers it): names the key, its state and the state needed", async () => {
+    const { id } = await newKey({ enabled: false });
+    let error: Error | undefined;
+    await runAction(kmsClient({ endpoint: kms.endpoint }), id, { kind: "enableRotation" }).catch(
+      (err: Error) => (error = err),
+    );
+    expect(kms.proxy.callLog.find((c) => c.operation === "EnableKeyRotation")?.error).to.equal("DisabledException");
+    expect(error?.message).to.equal(`EnableKeyRotation needs KMS key ${id} to be Enabled; it is Disabled`);
   });
 
   it("a cancel that finds the key no longer pending deletion is a success", async () => {

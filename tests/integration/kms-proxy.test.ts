@@ -134,11 +134,29 @@ describe("KmsProxy in front of moto (tests/support)", function () {
     return key;
   }
 
+  /** The words of the key state table's footnotes for each refused state. */
+  const TABLE_WORDS: Record<string, string> = {
+    Disabled: "is disabled",
+    PendingDeletion: "is pending deletion",
+    PendingReplicaDeletion: "is pending deletion",
+    PendingImport: "is pending import",
+    Unavailable: "is unavailable",
+    Creating: "is creating",
+    Updating: "is updating",
+  };
+
   async function expectInvalidState(p: Promise<unknown>, state?: string): Promise<void> {
     const err = await rejects(p);
     expect(err.name).to.equal("KMSInvalidStateException");
     expect(err.$metadata?.httpStatusCode).to.equal(400);
-    if (state) expect(err.message).to.contain(`is ${state}`);
+    if (state) expect(err.message).to.contain(TABLE_WORDS[state] ?? "is not pending deletion");
+  }
+
+  async function expectDisabled(p: Promise<unknown>): Promise<void> {
+    const err = await rejects(p);
+    expect(err.name, err.message).to.equal("DisabledException");
+    expect(err.$metadata?.httpStatusCode).to.equal(400);
+    expect(err.message).to.match(/ is disabled\.$/);
   }
 
   describe("forwarding and counting", () => {
@@ -230,20 +248,23 @@ describe("KmsProxy in front of moto (tests/support)", function () {
       expect(await stateOf(key.KeyId!)).to.equal("PendingDeletion");
     });
 
-    it("allows rotation changes only on Enabled keys", async () => {
+    it("refuses rotation changes on a Disabled key with DisabledException (table rows Enable/DisableKeyRotation, [1])", async () => {
       const key = await disabledKey();
-      await expectInvalidState(kms.send(new EnableKeyRotationCommand({ KeyId: key.KeyId })), "Disabled");
-      await expectInvalidState(kms.send(new DisableKeyRotationCommand({ KeyId: key.KeyId })), "Disabled");
+      await expectDisabled(kms.send(new EnableKeyRotationCommand({ KeyId: key.KeyId })));
+      await expectDisabled(kms.send(new DisableKeyRotationCommand({ KeyId: key.KeyId })));
+      expect(proxy.callLog.at(-1)).to.include({ operation: "DisableKeyRotation", error: "DisabledException" });
       await kms.send(new EnableKeyCommand({ KeyId: key.KeyId }));
       await kms.send(new EnableKeyRotationCommand({ KeyId: key.KeyId }));
       const status = await direct.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }));
       expect(status.KeyRotationEnabled).to.equal(true);
     });
 
-    it("refuses policy, tag and description changes on a key pending deletion, allows them on a Disabled key", async () => {
+    it("refuses tag and description changes on a key pending deletion, allows PutKeyPolicy (row PutKeyPolicy: ✓ in every state)", async () => {
       const pending = await pendingDeletionKey();
       const id = pending.KeyId!;
-      await expectInvalidState(kms.send(new PutKeyPolicyCommand({ KeyId: id, PolicyName: "default", Policy: POLICY })));
+      await kms.send(new PutKeyPolicyCommand({ KeyId: id, PolicyName: "default", Policy: POLICY }));
+      const policy = (await direct.send(new GetKeyPolicyCommand({ KeyId: id, PolicyName: "default" }))).Policy!;
+      expect(JSON.parse(policy)).to.deep.equal(JSON.parse(POLICY));
       await expectInvalidState(kms.send(new TagResourceCommand({ KeyId: id, Tags: [{ TagKey: "a", TagValue: "b" }] })));
       await expectInvalidState(kms.send(new UntagResourceCommand({ KeyId: id, TagKeys: ["a"] })));
       await expectInvalidState(kms.send(new UpdateKeyDescriptionCommand({ KeyId: id, Description: "x" })));
@@ -259,11 +280,16 @@ describe("KmsProxy in front of moto (tests/support)", function () {
       expect((await direct.send(new DescribeKeyCommand({ KeyId: d }))).KeyMetadata?.Description).to.equal("changed");
     });
 
-    it("allows cryptographic operations only on Enabled keys", async () => {
+    it("refuses cryptographic operations on a Disabled key with DisabledException, on a pending one with KMSInvalidStateException", async () => {
       const key = await disabledKey();
       const plaintext = Buffer.from("hello");
-      await expectInvalidState(kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: plaintext })), "Disabled");
-      await expectInvalidState(kms.send(new GenerateDataKeyCommand({ KeyId: key.KeyId, KeySpec: "AES_256" })));
+      await expectDisabled(kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: plaintext })));
+      await expectDisabled(kms.send(new GenerateDataKeyCommand({ KeyId: key.KeyId, KeySpec: "AES_256" })));
+      const pending = await pendingDeletionKey();
+      await expectInvalidState(
+        kms.send(new EncryptCommand({ KeyId: pending.KeyId, Plaintext: plaintext })),
+        "PendingDeletion",
+      );
       await kms.send(new EnableKeyCommand({ KeyId: key.KeyId }));
       const out = await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: plaintext }));
       expect(out.CiphertextBlob?.length).to.be.greaterThan(0);
@@ -274,8 +300,9 @@ describe("KmsProxy in front of moto (tests/support)", function () {
       const id = key.KeyId!;
       expect((await kms.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState).to.equal("PendingDeletion");
       expect((await kms.send(new GetKeyPolicyCommand({ KeyId: id, PolicyName: "default" }))).Policy).to.be.a("string");
-      await kms.send(new GetKeyRotationStatusCommand({ KeyId: id }));
-      await kms.send(new ListResourceTagsCommand({ KeyId: id }));
+      const rotation = await kms.send(new GetKeyRotationStatusCommand({ KeyId: id }));
+      expect(rotation.KeyRotationEnabled, "GetKeyRotationStatus answers").to.be.a("boolean");
+      expect((await kms.send(new ListResourceTagsCommand({ KeyId: id }))).Tags).to.be.an("array");
       expect((await kms.send(new ListKeyPoliciesCommand({ KeyId: id }))).PolicyNames).to.include("default");
     });
 
@@ -289,7 +316,7 @@ describe("KmsProxy in front of moto (tests/support)", function () {
       await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyId }));
       await expectInvalidState(kms.send(new DisableKeyCommand({ KeyId: alias })), "PendingDeletion");
       const err = await rejects(kms.send(new EnableKeyCommand({ KeyId: key.KeyId })));
-      expect(err.message).to.equal(`${key.Arn} is PendingDeletion`);
+      expect(err.message).to.equal(`${key.Arn} is pending deletion.`);
     });
 
     it("forwards requests for unknown keys so moto answers NotFoundException", async () => {
@@ -324,7 +351,10 @@ describe("KmsProxy in front of moto (tests/support)", function () {
         expect(meta.Enabled).to.equal(false);
         expect(await stateOf(id, direct)).to.equal("Enabled"); // moto itself is untouched
         await expectInvalidState(kms.send(new EnableKeyCommand({ KeyId: id })), "PendingImport");
-        await expectInvalidState(kms.send(new EnableKeyRotationCommand({ KeyId: id })), "PendingImport");
+        // Row EnableKeyRotation, PendingImport: [6] UnsupportedOperationException (the key has imported material).
+        expect((await rejects(kms.send(new EnableKeyRotationCommand({ KeyId: id })))).name).to.equal(
+          "UnsupportedOperationException",
+        );
         await kms.send(new TagResourceCommand({ KeyId: id, Tags: [{ TagKey: "k", TagValue: "v" }] })); // allowed
       } finally {
         proxy.overrideKeyState(id, undefined);
@@ -345,22 +375,59 @@ describe("KmsProxy in front of moto (tests/support)", function () {
         expect(await stateOf(`arn:aws:verenc:${key.Arn!.split(":")[4]}:key/${key.KeyId}`, kms)).to.equal("Unavailable");
         expect(await stateOf(alias, kms)).to.equal("Unavailable");
         await expectInvalidState(
-          kms.send(new PutKeyPolicyCommand({ KeyId: alias, PolicyName: "default", Policy: POLICY })),
+          kms.send(new EncryptCommand({ KeyId: alias, Plaintext: Buffer.from("x") })),
           "Unavailable",
         );
-        await expectInvalidState(kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId })), "Unavailable");
       } finally {
         proxy.overrideKeyState(key.KeyId!, undefined); // cleared by ID though set by ARN
       }
       expect(await stateOf(alias, kms)).to.equal("Enabled");
     });
 
-    it("lets CancelKeyDeletion through for PendingReplicaDeletion", async () => {
+    it("lets an Unavailable key be managed as the table allows: policy, tags, description, enable, disable, schedule", async () => {
       const key = await newKey();
+      const id = key.KeyId!;
+      proxy.overrideKeyState(id, "Unavailable");
+      try {
+        await kms.send(new PutKeyPolicyCommand({ KeyId: id, PolicyName: "default", Policy: POLICY }));
+        await kms.send(new TagResourceCommand({ KeyId: id, Tags: [{ TagKey: "a", TagValue: "b" }] }));
+        await kms.send(new UntagResourceCommand({ KeyId: id, TagKeys: ["a"] }));
+        await kms.send(new UpdateKeyDescriptionCommand({ KeyId: id, Description: "while unavailable" }));
+        // [12]: EnableKey and DisableKey succeed, the key state changes only once the key store is back.
+        await kms.send(new DisableKeyCommand({ KeyId: id }));
+        await kms.send(new EnableKeyCommand({ KeyId: id }));
+        expect(await stateOf(id, kms)).to.equal("Unavailable");
+        // [7]: rotation is not supported for a key in a custom key store.
+        expect((await rejects(kms.send(new EnableKeyRotationCommand({ KeyId: id })))).name).to.equal(
+          "UnsupportedOperationException",
+        );
+        expect((await rejects(kms.send(new GetKeyRotationStatusCommand({ KeyId: id })))).name).to.equal(
+          "UnsupportedOperationException",
+        );
+        // [13]: scheduled for deletion, the key is PendingDeletion even while its key store is disconnected.
+        await kms.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+        expect(await stateOf(id, kms)).to.equal("PendingDeletion");
+      } finally {
+        proxy.overrideKeyState(id, undefined);
+      }
+      expect((await direct.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.Description).to.equal(
+        "while unavailable",
+      );
+    });
+
+    it("shows a PendingReplicaDeletion key without DeletionDate, lets CancelKeyDeletion through, then the key is Disabled", async () => {
+      const key = await pendingDeletionKey();
+      expect((await direct.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata?.DeletionDate).to.be.a(
+        "date",
+      );
       proxy.overrideKeyState(key.KeyId!, "PendingReplicaDeletion");
       try {
+        const meta = (await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata!;
+        expect(meta.KeyState).to.equal("PendingReplicaDeletion");
+        expect(meta.DeletionDate, "KMS gives no DeletionDate while replicas are deleted").to.equal(undefined);
         await kms.send(new CancelKeyDeletionCommand({ KeyId: key.KeyId }));
         expect(proxy.callLog.at(-1)).to.include({ operation: "CancelKeyDeletion", status: 200 });
+        expect(await stateOf(key.KeyId!, kms)).to.equal("Disabled");
       } finally {
         proxy.overrideKeyState(key.KeyId!, undefined);
       }

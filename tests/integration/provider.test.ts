@@ -4,6 +4,7 @@ import {
   CreateKeyCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
+  GetKeyRotationStatusCommand,
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
@@ -18,6 +19,13 @@ describe("provider against a KMS server", function () {
   const { provider } = kms;
   const checked = (news: Props) => kms.checked(news);
   const createKey = (news: Props) => kms.newKey(news);
+
+  /** Rotation as KMS has it, straight from the server; the period only when rotating. */
+  async function expectRotation(id: string, enabled: boolean, periodInDays: number) {
+    const status = await kms.raw.send(new GetKeyRotationStatusCommand({ KeyId: id }));
+    expect(status.KeyRotationEnabled, "rotation as declared").to.equal(enabled);
+    if (enabled) expect(status.RotationPeriodInDays).to.equal(periodInDays);
+  }
 
   async function describe_(id: string) {
     return (await kms.raw.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
@@ -37,9 +45,11 @@ describe("provider against a KMS server", function () {
       region: "us-east-1",
     });
     expect(kms.proxy.calls("CreateKey")).to.equal(1);
-    // Rotation is set while the key is enabled, then it is disabled last.
+    // The account's keys are listed first (to find this key should CreateKey's answer be lost); rotation is set while
+    // the key is enabled, then it is disabled last.
     const order = kms.proxy.callLog.map((c) => c.operation).filter((op) => op !== "DescribeKey");
-    expect(order).to.deep.equal(["CreateKey", "EnableKeyRotation", "DisableKey"]);
+    expect(order).to.deep.equal(["ListKeys", "CreateKey", "EnableKeyRotation", "DisableKey"]);
+    expect(kms.proxy.callLog[1].tagKeys, "CreateKey sends exactly the declared tags").to.deep.equal(["team", "env"]);
     const metadata = await describe_(id);
     expect(metadata).to.include({ Description: "orders database", MultiRegion: true, KeyState: "Disabled" });
     expect(outs).to.include({
@@ -77,41 +87,56 @@ describe("provider against a KMS server", function () {
     expect(read.props).to.not.have.property("deletionDate");
   });
 
-  it("brings back a key scheduled for deletion out of band: same ID, Enabled", async () => {
-    const { id, inputs, outs } = await createKey({ description: "keep me", tags: { team: "payments" } });
-    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+  for (const rotating of [false, true]) {
+    const which = rotating ? "a rotating key" : "a key";
+    it(`brings back ${which} scheduled for deletion out of band: same ID, Enabled${rotating ? ", still rotating" : ""}`, async () => {
+      const { id, inputs, outs } = await createKey({
+        description: "keep me",
+        tags: { team: "payments" },
+        ...(rotating ? { enableKeyRotation: true, rotationPeriodInDays: 120 } : {}),
+      });
+      await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
 
-    const read = await provider.read(id, outs);
-    expect(read.id).to.equal(id);
-    expect(read.props).to.include({ keyState: "PendingDeletion" });
-    expect(Date.parse(read.props.deletionDate)).to.be.greaterThan(Date.now());
-    expect(read.inputs).to.include({ keyState: "PendingDeletion" });
+      const read = await provider.read(id, outs);
+      expect(read.id).to.equal(id);
+      expect(read.props).to.include({ keyState: "PendingDeletion" });
+      expect(Date.parse(read.props.deletionDate)).to.be.greaterThan(Date.now());
+      expect(read.inputs).to.include({ keyState: "PendingDeletion" });
 
-    const diff = await provider.diff(id, read.props, inputs);
-    expect(diff).to.deep.include({ changes: true, replaces: [] });
+      const diff = await provider.diff(id, read.props, inputs);
+      expect(diff).to.deep.include({ changes: true, replaces: [] });
 
-    kms.proxy.resetCounts();
-    const updated = await provider.update(id, read.props, inputs);
-    expect(updated.outs).to.include({ keyId: id, keyState: "Enabled", enabled: true });
-    expect(updated.outs).to.not.have.property("deletionDate");
-    expect((await describe_(id)).KeyState).to.equal("Enabled");
-    expect(kms.proxy.calls("CreateKey")).to.equal(0);
-    const calls = kms.proxy.callLog.map((c) => c.operation);
-    expect(calls.indexOf("CancelKeyDeletion")).to.be.lessThan(calls.indexOf("EnableKey"));
-  });
+      kms.proxy.resetCounts();
+      const updated = await provider.update(id, read.props, inputs);
+      expect(updated.outs).to.include({ keyId: id, keyState: "Enabled", enabled: true });
+      expect(updated.outs).to.not.have.property("deletionDate");
+      expect((await describe_(id)).KeyState).to.equal("Enabled");
+      expect(kms.proxy.calls("CreateKey")).to.equal(0);
+      const calls = kms.proxy.callLog.map((c) => c.operation).filter((op) => op !== "DescribeKey");
+      expect(
+        calls.filter((op) => op !== "GetKeyPolicy" && op !== "GetKeyRotationStatus" && op !== "ListResourceTags"),
+      ).to.deep.equal(["CancelKeyDeletion", "EnableKey"]);
+      await expectRotation(id, rotating, 120);
+    });
 
-  it("brings back a key declared disabled: Disabled, EnableKey never called", async () => {
-    const { id, inputs, outs } = await createKey({ enabled: false });
-    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
-    const read = await provider.read(id, outs);
-    expect((await provider.diff(id, read.props, inputs)).replaces).to.deep.equal([]);
-    kms.proxy.resetCounts();
-    const updated = await provider.update(id, read.props, inputs);
-    expect(updated.outs).to.include({ keyId: id, keyState: "Disabled", enabled: false });
-    expect((await describe_(id)).KeyState).to.equal("Disabled");
-    expect(kms.proxy.calls("CancelKeyDeletion")).to.equal(1);
-    expect(kms.proxy.calls("EnableKey")).to.equal(0);
-  });
+    it(`brings back ${which} declared disabled: Disabled, EnableKey never called${rotating ? ", still rotating" : ""}`, async () => {
+      const { id, inputs, outs } = await createKey({
+        enabled: false,
+        ...(rotating ? { enableKeyRotation: true, rotationPeriodInDays: 120 } : {}),
+      });
+      await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+      const read = await provider.read(id, outs);
+      expect((await provider.diff(id, read.props, inputs)).replaces).to.deep.equal([]);
+      kms.proxy.resetCounts();
+      const updated = await provider.update(id, read.props, inputs);
+      expect(updated.outs).to.include({ keyId: id, keyState: "Disabled", enabled: false });
+      expect((await describe_(id)).KeyState).to.equal("Disabled");
+      expect(kms.proxy.calls("CancelKeyDeletion")).to.equal(1);
+      expect(kms.proxy.calls("EnableKey")).to.equal(0);
+      expect(updated.outs).to.include({ enableKeyRotation: rotating });
+      await expectRotation(id, rotating, 120);
+    });
+  }
 
   it("reverts out-of-band DisableKey, tag and description changes", async () => {
     const { id, inputs, outs } = await createKey({ description: "as declared", tags: { team: "payments" } });
@@ -211,15 +236,21 @@ describe("provider against a KMS server", function () {
     await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
     const read = await provider.read(id, outs);
     // KMS leaves a key whose imported material is gone in PendingImport after a cancel; moto can't, the proxy can.
-    const cancel = kms.proxy.callLog.length;
-    const updating = provider.update(id, read.props, { ...inputs, description: "still updated" });
-    // Once the cancel has gone through, pretend KMS put the key in PendingImport.
-    while (!kms.proxy.callLog.slice(cancel).some((c) => c.operation === "CancelKeyDeletion"))
-      await new Promise((r) => setTimeout(r, 5));
-    kms.proxy.overrideKeyState(id, "PendingImport");
+    // The proxy logs a call before answering it, so the key is PendingImport before the provider hears of the cancel.
+    const log = kms.proxy.callLog;
+    log.push = (...entries) => {
+      if (entries.some((c) => c.operation === "CancelKeyDeletion" && c.status === 200)) {
+        kms.proxy.overrideKeyState(id, "PendingImport");
+      }
+      return Array.prototype.push.apply(log, entries);
+    };
     let error: (Error & { id?: string; properties?: Props }) | undefined;
-    await updating.catch((err) => (error = err));
-    kms.proxy.overrideKeyState(id, undefined);
+    try {
+      await provider.update(id, read.props, { ...inputs, description: "still updated" }).catch((err) => (error = err));
+    } finally {
+      delete (log as { push?: unknown }).push;
+      kms.proxy.overrideKeyState(id, undefined);
+    }
     expect(error?.message)
       .to.match(/PendingImport/)
       .and.match(/ImportKeyMaterial/)

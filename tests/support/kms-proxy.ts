@@ -44,6 +44,8 @@ export interface ProxyOptions {
   seed?: number;
   /** Default per-operation quota (requests per sliding second); see setQuota. */
   quotaPerSecond?: number;
+  /** How long a key made by CreateKey stays missing from ListKeys (KMS is eventually consistent); default 0. */
+  listKeysLagMs?: number;
 }
 
 export interface CallLogEntry {
@@ -57,6 +59,8 @@ export interface CallLogEntry {
   at: number;
   /** __type of the error response, if any (from moto or from the proxy, e.g. "KMSInvalidStateException"). */
   error?: string;
+  /** The tag keys a CreateKey request carried. */
+  tagKeys?: string[];
 }
 
 const JSON_CT = "application/x-amz-json-1.1";
@@ -80,35 +84,98 @@ const KEY_ID_FIELDS = ["KeyId", "TargetKeyId", "DestinationKeyId", "SourceKeyId"
 /** A key ARN's Region (possibly empty or left out), account and key ID. */
 const KEY_ARN = /^arn:[^:]*:[^:]+:(?:([^:]*):)?([0-9]{12}):key\/(.+)$/;
 
-// ---- key-state rules (AWS KMS "Key states of AWS KMS keys") ----
+// ---- key-state rules (AWS KMS developer guide, "Key states of AWS KMS keys", key state table) ----
+// Each rule lists the states in which KMS refuses the operation and the error it answers there; a state not listed
+// is allowed. Footnotes of the table: [1] DisabledException: is disabled; [3] KMSInvalidStateException: is pending
+// deletion; [4] ... is not pending deletion; [5] ... is pending import; [6]/[7] UnsupportedOperationException;
+// [11] ... is unavailable; [14] ... is creating; [15] ... is updating.
 
-const ONLY_ENABLED = ["Enabled"];
-const MUTABLE = ["Enabled", "Disabled", "PendingImport"];
-const STATE_RULES: Record<string, readonly string[]> = {
-  CancelKeyDeletion: ["PendingDeletion", "PendingReplicaDeletion"],
-  EnableKey: ["Enabled", "Disabled"],
-  DisableKey: ["Enabled", "Disabled"],
-  EnableKeyRotation: ONLY_ENABLED,
-  DisableKeyRotation: ONLY_ENABLED,
-  PutKeyPolicy: MUTABLE,
-  TagResource: MUTABLE,
-  UntagResource: MUTABLE,
-  UpdateKeyDescription: MUTABLE,
-  ScheduleKeyDeletion: MUTABLE,
-  Encrypt: ONLY_ENABLED,
-  Decrypt: ONLY_ENABLED,
-  GenerateDataKey: ONLY_ENABLED,
-  GenerateDataKeyWithoutPlaintext: ONLY_ENABLED,
-  GenerateDataKeyPair: ONLY_ENABLED,
-  GenerateDataKeyPairWithoutPlaintext: ONLY_ENABLED,
-  ReEncrypt: ONLY_ENABLED,
-  Sign: ONLY_ENABLED,
-  Verify: ONLY_ENABLED,
-  GenerateMac: ONLY_ENABLED,
-  VerifyMac: ONLY_ENABLED,
-  // Always allowed (listed for documentation; no lookup is made): DescribeKey, GetKeyPolicy, GetKeyRotationStatus,
-  // ListResourceTags, ListKeyPolicies, ListAliases, ListKeys, CreateKey. Operations not listed are not checked.
+type Refusal = { error: string; message: string };
+type StateRule = Partial<Record<string, Refusal>>;
+
+const PENDING = ["PendingDeletion", "PendingReplicaDeletion"];
+const refuse = (error: string, message: string): Refusal => ({ error, message });
+const DISABLED = refuse("DisabledException", "is disabled"); // [1]
+const PENDING_DELETION = refuse("KMSInvalidStateException", "is pending deletion"); // [3]
+const NOT_PENDING = refuse("KMSInvalidStateException", "is not pending deletion"); // [4]
+const PENDING_IMPORT = refuse("KMSInvalidStateException", "is pending import"); // [5]
+const EXTERNAL = refuse("UnsupportedOperationException", "origin is EXTERNAL which is not valid for this operation"); // [6]
+const CUSTOM_KEY_STORE = refuse("UnsupportedOperationException", "is in a custom key store"); // [7]
+const UNAVAILABLE = refuse("KMSInvalidStateException", "is unavailable"); // [11]
+const CREATING = refuse("KMSInvalidStateException", "is creating"); // [14]
+const UPDATING = refuse("KMSInvalidStateException", "is updating"); // [15]
+
+function pendingDeletion(): StateRule {
+  return Object.fromEntries(PENDING.map((state) => [state, PENDING_DELETION]));
+}
+
+// Row CancelKeyDeletion: only a key pending (replica) deletion, X[4] in every other state.
+const CANCEL: StateRule = Object.fromEntries(
+  ["Enabled", "Disabled", "PendingImport", "Unavailable", "Creating", "Updating"].map((s) => [s, NOT_PENDING]),
+);
+// Rows EnableKey, DisableKey: X[3] pending deletion, X[5] pending import, X[14] creating, X[15] updating; Unavailable ✓[12].
+const ENABLE_DISABLE: StateRule = {
+  ...pendingDeletion(),
+  PendingImport: PENDING_IMPORT,
+  Creating: CREATING,
+  Updating: UPDATING,
 };
+// Rows EnableKeyRotation, DisableKeyRotation: X[1] disabled, X[3] pending deletion, X[6] pending import,
+// X[7] unavailable, X[14] creating; Updating ?[7].
+const ROTATION: StateRule = {
+  Disabled: DISABLED,
+  ...pendingDeletion(),
+  PendingImport: EXTERNAL,
+  Unavailable: CUSTOM_KEY_STORE,
+  Creating: CREATING,
+};
+// Rows TagResource, UntagResource, UpdateKeyDescription: X[3] pending deletion; every other state ✓.
+const METADATA: StateRule = pendingDeletion();
+// Row ScheduleKeyDeletion: X[3] pending deletion, X[15] updating; Unavailable, PendingImport, Creating ✓.
+const SCHEDULE: StateRule = { ...pendingDeletion(), Updating: UPDATING };
+// Rows Encrypt, Decrypt, GenerateDataKey*, ReEncrypt: X[1] disabled, X[2] or [3] pending deletion (KMS answers [3]
+// for a key pending deletion), X[5] pending import, X[11] unavailable, X[14] creating; Updating ✓.
+const CRYPTO: StateRule = {
+  Disabled: DISABLED,
+  ...pendingDeletion(),
+  PendingImport: PENDING_IMPORT,
+  Unavailable: UNAVAILABLE,
+  Creating: CREATING,
+};
+// Rows Sign, Verify, GenerateMac, VerifyMac: as the cryptographic rows; PendingImport and Unavailable are N/A.
+const SIGN_MAC: StateRule = { Disabled: DISABLED, ...pendingDeletion(), Creating: CREATING };
+
+const STATE_RULES: Record<string, StateRule> = {
+  CancelKeyDeletion: CANCEL,
+  EnableKey: ENABLE_DISABLE,
+  DisableKey: ENABLE_DISABLE,
+  EnableKeyRotation: ROTATION,
+  DisableKeyRotation: ROTATION,
+  // Row GetKeyRotationStatus: X[6] pending import, X[7] unavailable (a custom key store); ? elsewhere.
+  GetKeyRotationStatus: { PendingImport: EXTERNAL, Unavailable: CUSTOM_KEY_STORE },
+  // Row PutKeyPolicy: ✓ in every key state, pending deletion included.
+  PutKeyPolicy: {},
+  TagResource: METADATA,
+  UntagResource: METADATA,
+  UpdateKeyDescription: METADATA,
+  ScheduleKeyDeletion: SCHEDULE,
+  Encrypt: CRYPTO,
+  Decrypt: CRYPTO,
+  GenerateDataKey: CRYPTO,
+  GenerateDataKeyWithoutPlaintext: CRYPTO,
+  GenerateDataKeyPair: CRYPTO,
+  GenerateDataKeyPairWithoutPlaintext: CRYPTO,
+  ReEncrypt: CRYPTO,
+  Sign: SIGN_MAC,
+  Verify: SIGN_MAC,
+  GenerateMac: SIGN_MAC,
+  VerifyMac: SIGN_MAC,
+  // Rows DescribeKey, GetKeyPolicy, ListResourceTags, ListKeyPolicies, ListAliases: ✓ in
+  // every state (no lookup is made). CreateKey and ListKeys use no existing key. Operations not listed: not checked.
+};
+
+/** KMS's limit of tags on one key ("Quotas": 50 tags per KMS key). */
+export const MAX_TAGS_PER_KEY = 50;
 
 /** The request fields that name a key whose state the operation depends on. */
 function stateCheckedKeyIds(operation: string, body: Record<string, unknown>): string[] {
@@ -184,6 +251,11 @@ export class KmsProxy {
   private readonly applied: Record<string, number> = {};
   private readonly overrides = new Map<string, string>();
   private readonly accounts = new Map<string, string>();
+  /** Keys made through this proxy and when, for ListKeys' eventual consistency. */
+  private readonly created = new Map<string, number>();
+  /** RotationPeriodInDays as EnableKeyRotation last set it, by key ID (moto does not keep it). */
+  private readonly rotationPeriods = new Map<string, number>();
+  private listKeysLagMs: number;
   private readonly quotas = new Map<string, number>();
   private defaultQuota: number | undefined;
   private readonly windows = new Map<string, number[]>();
@@ -200,6 +272,7 @@ export class KmsProxy {
     this.enforceKeyStates = opts.enforceKeyStates ?? true;
     this.random = mulberry32(opts.seed ?? 1);
     this.defaultQuota = opts.quotaPerSecond;
+    this.listKeysLagMs = opts.listKeysLagMs ?? 0;
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: never let a handler error crash the test process.
@@ -301,6 +374,16 @@ export class KmsProxy {
     return { account, region: credential?.[2], accessKeyId };
   }
 
+  // ---- eventual consistency ----
+
+  /**
+   * For this long after CreateKey answers, ListKeys leaves the new key out, as KMS may ("AWS KMS eventual
+   * consistency": a new key may not appear in ListKeys at once). 0 lists it at once, as moto does.
+   */
+  setListKeysLag(ms: number): void {
+    this.listKeysLagMs = ms;
+  }
+
   // ---- faults ----
 
   addFault(rule: FaultRule): void {
@@ -376,8 +459,12 @@ export class KmsProxy {
       return;
     }
 
+    if (operation === "CreateKey" && Array.isArray(body.Tags)) {
+      entry.tagKeys = body.Tags.map((tag: { TagKey?: unknown }) => String(tag.TagKey));
+    }
+
     // 1. injected faults
-    const rule = this.matchFault(operation, keyId);
+    const rule = this.matchFault(operation, keyId) ?? this.tagOnCreateDenied(operation, entry);
     let resetAfter = false;
     if (rule) {
       entry.fault = rule.kind;
@@ -412,11 +499,13 @@ export class KmsProxy {
           });
         case "accessDenied": {
           const resource = keyId ?? "*";
+          // Tags on CreateKey need kms:TagResource as well (CreateKey, "Required permissions").
+          const action = rule.operation === "TagResource" ? "TagResource" : operation;
           return finish(
             jsonError(
               400,
               "AccessDeniedException",
-              `User: arn:aws:iam::111122223333:user/test is not authorized to perform: kms:${operation} on resource: ${resource} because no identity-based policy allows the kms:${operation} action`,
+              `User: arn:aws:iam::111122223333:user/test is not authorized to perform: kms:${action} on resource: ${resource} because no identity-based policy allows the kms:${action} action`,
               hdr,
             ),
           );
@@ -479,29 +568,50 @@ export class KmsProxy {
     if (rewritten) reqBody = Buffer.from(JSON.stringify(body));
 
     // 4. key-state rules
-    const allowed = STATE_RULES[operation];
-    if (this.enforceKeyStates && allowed) {
+    const rule = STATE_RULES[operation];
+    const resolved: string[] = [];
+    if (this.enforceKeyStates && rule) {
       for (const id of stateCheckedKeyIds(operation, body)) {
         const meta = await this.describe(req, id);
         if (!meta) continue; // not found (or unexpected answer): moto answers the original request itself
+        if (typeof meta.KeyId === "string") resolved.push(meta.KeyId);
         const state =
           (typeof meta.KeyId === "string" ? this.overrides.get(meta.KeyId) : undefined) ??
           this.overrides.get(normalizeKeyId(id)) ??
           (typeof meta.KeyState === "string" ? meta.KeyState : undefined);
-        if (state !== undefined && !allowed.includes(state)) {
+        const refusal = state === undefined ? undefined : rule[state];
+        if (refusal) {
           const name = typeof meta.Arn === "string" ? meta.Arn : id;
-          return jsonError(400, "KMSInvalidStateException", `${name} is ${state}`);
+          return jsonError(400, refusal.error, `${name} ${refusal.message}.`);
         }
       }
     }
 
+    // Quotas, "Tags per KMS key": 50; KMS refuses a CreateKey that carries more.
+    if (operation === "CreateKey" && (entry.tagKeys?.length ?? 0) > MAX_TAGS_PER_KEY) {
+      return jsonError(
+        400,
+        "TagException",
+        `A KMS key can have at most ${MAX_TAGS_PER_KEY} tags; got ${entry.tagKeys?.length}.`,
+      );
+    }
+
     // 5. forward
     const outcome = await this.forward(req, reqBody);
+    if (operation === "CreateKey" && outcome.status === 200) this.recordCreated(outcome);
+    if (outcome.status === 200) this.settleOverrides(operation, resolved);
+    if (operation === "EnableKeyRotation" && outcome.status === 200 && resolved[0] !== undefined) {
+      const period = typeof body.RotationPeriodInDays === "number" ? body.RotationPeriodInDays : 365;
+      this.rotationPeriods.set(resolved[0], period);
+    }
+    if (operation === "GetKeyRotationStatus" && outcome.status === 200) {
+      const shown = this.withRotationPeriod(outcome, body);
+      if (!this.enforceKeyStates) return shown;
+      return this.hideRotationWhilePendingDeletion(req, shown, typeof body.KeyId === "string" ? body.KeyId : "");
+    }
+    if (operation === "ListKeys" && outcome.status === 200 && this.listKeysLagMs > 0) return this.lagListKeys(outcome);
     if (operation === "DescribeKey" && outcome.status === 200 && this.overrides.size > 0) {
       return this.rewriteDescribeKey(outcome, typeof body.KeyId === "string" ? body.KeyId : undefined);
-    }
-    if (operation === "GetKeyRotationStatus" && outcome.status === 200 && this.enforceKeyStates) {
-      return this.hideRotationWhilePendingDeletion(req, outcome, typeof body.KeyId === "string" ? body.KeyId : "");
     }
     return outcome;
   }
@@ -530,6 +640,72 @@ export class KmsProxy {
     return { ...outcome, body: Buffer.from(JSON.stringify(parsed)) };
   }
 
+  /** A state moto can't hold ends as it would in KMS when a call changes it. */
+  private settleOverrides(operation: string, keyIds: string[]): void {
+    for (const id of keyIds) {
+      const state = this.overrides.get(id);
+      // Row CancelKeyDeletion: the key leaves pending (replica) deletion; moto has made it Disabled.
+      if (operation === "CancelKeyDeletion" && state !== undefined && PENDING.includes(state))
+        this.overrides.delete(id);
+      // Footnote [13]: a key in a custom key store that is scheduled for deletion is PendingDeletion, even if unavailable.
+      if (operation === "ScheduleKeyDeletion" && state === "Unavailable") this.overrides.delete(id);
+    }
+  }
+
+  /** GetKeyRotationStatus with RotationPeriodInDays, which KMS includes whenever rotation is enabled (365 by default). */
+  private withRotationPeriod(outcome: Outcome, body: Record<string, unknown>): Outcome {
+    let parsed: { KeyId?: unknown; KeyRotationEnabled?: unknown; RotationPeriodInDays?: unknown };
+    try {
+      parsed = JSON.parse(outcome.body.toString("utf8")) as typeof parsed;
+    } catch {
+      return outcome;
+    }
+    if (parsed.KeyRotationEnabled !== true || parsed.RotationPeriodInDays !== undefined) return outcome;
+    const requested = typeof body.KeyId === "string" ? normalizeKeyId(body.KeyId) : "";
+    const id = typeof parsed.KeyId === "string" ? normalizeKeyId(parsed.KeyId) : requested;
+    parsed.RotationPeriodInDays = this.rotationPeriods.get(id) ?? this.rotationPeriods.get(requested) ?? 365;
+    return { ...outcome, body: Buffer.from(JSON.stringify(parsed)) };
+  }
+
+  private recordCreated(outcome: Outcome): void {
+    try {
+      const id = (JSON.parse(outcome.body.toString("utf8")) as { KeyMetadata?: { KeyId?: unknown } }).KeyMetadata
+        ?.KeyId;
+      if (typeof id === "string") this.created.set(id, Date.now());
+    } catch {
+      // not JSON: nothing to record
+    }
+  }
+
+  /** ListKeys without the keys made less than listKeysLagMs ago. */
+  private lagListKeys(outcome: Outcome): Outcome {
+    let parsed: { Keys?: { KeyId?: string }[] };
+    try {
+      parsed = JSON.parse(outcome.body.toString("utf8")) as typeof parsed;
+    } catch {
+      return outcome;
+    }
+    const now = Date.now();
+    const visible = (id: string | undefined) => {
+      const at = id === undefined ? undefined : this.created.get(id);
+      return at === undefined || now - at >= this.listKeysLagMs;
+    };
+    parsed.Keys = (parsed.Keys ?? []).filter((key) => visible(key.KeyId));
+    return { ...outcome, body: Buffer.from(JSON.stringify(parsed)) };
+  }
+
+  /** An accessDenied rule for TagResource also refuses a CreateKey that carries tags, as KMS does. */
+  private tagOnCreateDenied(operation: string, entry: CallLogEntry): FaultRule | undefined {
+    if (operation !== "CreateKey" || (entry.tagKeys?.length ?? 0) === 0) return undefined;
+    const active = this.rules.find(
+      ({ rule, remaining }) =>
+        rule.operation === "TagResource" && rule.kind === "accessDenied" && rule.keyId === undefined && remaining > 0,
+    );
+    if (!active) return undefined;
+    active.remaining--;
+    return active.rule;
+  }
+
   private rewriteDescribeKey(outcome: Outcome, requestedKeyId: string | undefined): Outcome {
     let parsed: { KeyMetadata?: Record<string, unknown> };
     try {
@@ -545,6 +721,8 @@ export class KmsProxy {
     if (state === undefined) return outcome;
     meta.KeyState = state;
     meta.Enabled = state === "Enabled";
+    // DescribeKey has DeletionDate only for PendingDeletion; a PendingReplicaDeletion key has none (KeyMetadata).
+    if (state !== "PendingDeletion") delete meta.DeletionDate;
     return { ...outcome, body: Buffer.from(JSON.stringify(parsed)) };
   }
 

@@ -59,18 +59,16 @@ describe("diff()", () => {
     expect(diff).to.deep.include({ changes: true, replaces: [] });
   });
 
-  it("shows the key state change a person reads in the preview (refresh inputs vs declared inputs)", () => {
-    const { inputs, outputs } = stateFor(declared, {
-      keyState: "PendingDeletion",
-      deletionDate: "2026-12-05T00:00:00Z",
-    });
+  it("diffs the inputs a refresh records against the declared ones: PendingDeletion => Enabled is an update", async () => {
+    const { inputs } = stateFor(declared);
     const refreshed = inputsOf(
       stateFor(declared, { keyState: "PendingDeletion", deletionDate: "2026-12-05T00:00:00Z" }).typed,
     );
-    expect(outputs).to.include({ keyState: "PendingDeletion" });
-    expect(refreshed).to.include({ keyState: "PendingDeletion", deletionDate: "2026-12-05T00:00:00Z", enabled: false });
-    expect(inputs).to.include({ keyState: "Enabled", enabled: true });
     expect(refreshed).to.not.have.property("keyId");
+    expect(await provider.diff(keyId, refreshed, inputs)).to.deep.include({ changes: true, replaces: [] });
+    // Once the key is back, the inputs a refresh records are the declared ones: no diff.
+    const recovered = inputsOf(stateFor(declared).typed);
+    expect(await provider.diff(keyId, recovered, inputs)).to.deep.include({ changes: false, replaces: [] });
   });
 
   for (const [name, value] of [
