@@ -28,6 +28,8 @@ interface HostResult {
 }
 
 export interface RetryStudyRow {
+  /** Whether the proxy applied AWS's quotas (false: the same run's engine-free baseline). */
+  quotas: boolean;
   retryMode: string;
   /** Operations at once, as `pulumi up --parallel`; "unbounded" is the engine's default. */
   parallel: number | "unbounded";
@@ -39,6 +41,8 @@ export interface RetryStudyRow {
   /** N / 5: both phases' floor under the quotas. */
   floorSeconds: number;
   errors: number;
+  /** The first error's message, when there was one. */
+  firstError?: string;
   /** Keys recovered with their own ID and Enabled. */
   recovered: number;
 }
@@ -91,6 +95,7 @@ export async function studyRetries(
   keys: number,
   retryMode: string,
   parallel: number | "unbounded",
+  quotas = true,
 ): Promise<RetryStudyRow> {
   const env = {
     AWS_ENDPOINT_URL_KMS: kms.endpoint,
@@ -98,7 +103,7 @@ export async function studyRetries(
     AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
   };
   const p = parallel === "unbounded" ? keys : parallel;
-  kms.proxy.setQuotas(AWS_KMS_QUOTAS);
+  kms.proxy.setQuotas(quotas ? AWS_KMS_QUOTAS : {});
   try {
     kms.proxy.resetCounts();
     const created = await inOwnProcess({ phase: "create", count: keys, parallel: p, env });
@@ -111,6 +116,7 @@ export async function studyRetries(
     const states = await keyStates(kms, ids);
     const sameAndEnabled = recovered.keys.filter((key, i) => key.id === ids[i] && states[i] === "Enabled").length;
     return {
+      quotas,
       retryMode,
       parallel,
       keys,
@@ -119,7 +125,10 @@ export async function studyRetries(
       recoverSeconds: round(recovered.seconds),
       recoverThrottled,
       floorSeconds: keys / 5,
-      errors: created.errors.length + recovered.errors.length + (keys - created.keys.length),
+      errors: created.errors.length + recovered.errors.length,
+      ...(created.errors.length + recovered.errors.length > 0
+        ? { firstError: [...created.errors, ...recovered.errors][0].slice(0, 300) }
+        : {}),
       recovered: sameAndEnabled,
     };
   } finally {
