@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { findRepoRoot } from "../tests/support/repo";
 import { CallsResult, measureCalls } from "./calls";
+import { EngineBench, engineRow, EngineRow, KeysRun, QuotaRow, quotaRows } from "./engine";
 import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";
 import { RetryStudyRow, studyRetries } from "./retry-study";
 import { round, startLocalKms, table } from "./support";
@@ -21,6 +22,10 @@ export interface BenchPlan {
   callsKeys: number;
   rawSdkKeys: number;
   retryStudy: { keys: number; modes: string[]; parallel: (number | "unbounded")[] };
+  /** Keys per stack for the engine scaling rows (no quotas). */
+  e2eKeys: number[];
+  /** Keys per stack for the quota-time rows (with and without AWS's quotas). */
+  quotaKeys: number[];
 }
 
 const FULL: BenchPlan = {
@@ -28,6 +33,8 @@ const FULL: BenchPlan = {
   callsKeys: 20,
   rawSdkKeys: 30,
   retryStudy: { keys: 50, modes: ["adaptive", "standard"], parallel: ["unbounded", 16, 5] },
+  e2eKeys: [10, 100, 500],
+  quotaKeys: [50, 500],
 };
 
 const QUICK: BenchPlan = {
@@ -35,6 +42,8 @@ const QUICK: BenchPlan = {
   callsKeys: 3,
   rawSdkKeys: 5,
   retryStudy: { keys: 10, modes: ["adaptive", "standard"], parallel: ["unbounded"] },
+  e2eKeys: [10],
+  quotaKeys: [10],
 };
 
 export interface BenchResults {
@@ -46,6 +55,8 @@ export interface BenchResults {
   versions: Record<string, string>;
   /** KMS requests per key for each phase, and the same by operation. */
   calls: Record<Phase, number> & { keys: number; byOperation: Record<string, Record<string, number>> };
+  quota: QuotaRow[];
+  e2e: EngineRow[];
   rawSdkRatio: number;
   rawSdk: RawSdkResult;
   retryModes: RetryStudyRow[];
@@ -80,6 +91,12 @@ async function main(argv: string[]): Promise<void> {
   if (unknown.length > 0) throw new Error(`npm run bench takes only --quick; got ${unknown.join(" ")}`);
   const plan = argv.includes("--quick") ? QUICK : FULL;
   const started = performance.now();
+  const file = path.join(REPO_ROOT, "bench", "results.json");
+  // Written after each part, so a run cut short still leaves what it measured.
+  const save = () => {
+    results.seconds = round((performance.now() - started) / 1000, 1);
+    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  };
   const kms = await startLocalKms();
   const results: Partial<BenchResults> = {
     generatedAt: new Date().toISOString(),
@@ -166,11 +183,84 @@ async function main(argv: string[]): Promise<void> {
         ]),
       ),
     );
+
+    save();
+    log(
+      `\nThe real engine in a project folder (${plan.e2eKeys.join(", ")} keys; quota time at ${plan.quotaKeys.join(", ")}) ...`,
+    );
+    const bench = await EngineBench.create(kms);
+    try {
+      results.versions = { ...results.versions, ...bench.versions() };
+      const withoutQuotas = new Map<number, KeysRun>();
+      results.e2e = [];
+      for (const keys of plan.e2eKeys) {
+        const run = await bench.keysRun(keys, { quotas: false, full: true });
+        withoutQuotas.set(keys, run);
+        const row = await engineRow(bench, keys, run);
+        results.e2e.push(row);
+        log(`  ${JSON.stringify(row)}`);
+        save();
+      }
+      results.quota = [];
+      for (const keys of plan.quotaKeys) {
+        const without = withoutQuotas.get(keys) ?? (await bench.keysRun(keys, { quotas: false, full: false }));
+        const rows = quotaRows(keys, await bench.keysRun(keys, { quotas: true, full: false }), without);
+        results.quota.push(...rows);
+        for (const row of rows) log(`  ${JSON.stringify(row)}`);
+        save();
+      }
+    } finally {
+      await bench.cleanup();
+    }
+    log(
+      table(
+        "",
+        [
+          "keys",
+          "up s",
+          "refresh s",
+          "recover s",
+          "no-op up s",
+          "destroy s",
+          "no-op resources up s",
+          "host MiB",
+          "state B/key",
+          "s/key up",
+        ],
+        results.e2e.map((r) => [
+          r.keys,
+          r.upSeconds,
+          r.refreshSeconds,
+          r.recoverSeconds,
+          r.noopUpSeconds,
+          r.destroySeconds,
+          r.noopResourceUpSeconds,
+          r.hostPeakMiB,
+          r.stateBytesPerKey,
+          r.perKey.up,
+        ]),
+      ),
+    );
+    log(
+      table(
+        "",
+        ["keys", "phase", "quota s", "no quota s", "floor s", "ratio", "throttled", "errors", "same+Enabled"],
+        results.quota.map((r) => [
+          r.keys,
+          r.phase,
+          r.seconds,
+          r.withoutQuotaSeconds,
+          r.floorSeconds,
+          r.ratio,
+          r.throttled,
+          r.errors,
+          `${r.sameAndEnabled}/${r.keys}`,
+        ]),
+      ),
+    );
   } finally {
     await kms.stop();
-    results.seconds = round((performance.now() - started) / 1000, 1);
-    const file = path.join(REPO_ROOT, "bench", "results.json");
-    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    save();
     log(`\n${results.seconds} s in all; wrote bench/results.json`);
   }
 }
