@@ -156,7 +156,8 @@ export class EngineBench {
   private async newStack(config: Record<string, string>): Promise<string> {
     const name = `bench${++this.stacks}`;
     await this.project.stackInit(name);
-    for (const [key, value] of Object.entries(config)) await this.project.configSet(key, value);
+    const pairs = Object.entries(config).flatMap(([key, value]) => ["--plaintext", `${key}=${value}`]);
+    await this.project.pulumiOk(["config", "set-all", ...pairs]);
     return name;
   }
 
