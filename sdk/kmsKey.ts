@@ -85,7 +85,17 @@ function providerPackage(): ProviderPackage {
   }
 }
 
-const provider = new KmsKeyProvider();
+/**
+ * What each key's state holds as its provider. Installed as a package, the module pulumi-kms-key/provider itself:
+ * Pulumi serializes a module in node_modules as one require() of it. From a linked checkout (this repository's own
+ * tests) it would be serialized with all its code, so there the loader above, a few KB, stands in.
+ */
+function stateProvider(): pulumi.dynamic.ResourceProvider {
+  const installed = require.resolve("pulumi-kms-key/provider").split(/[\\/]/).includes("node_modules");
+  return installed ? (require("pulumi-kms-key/provider") as pulumi.dynamic.ResourceProvider) : new KmsKeyProvider();
+}
+
+const provider = stateProvider();
 
 /**
  * A KMS key that stays undeleted: when it is found scheduled for deletion, `pulumi up` cancels the deletion

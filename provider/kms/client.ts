@@ -1,5 +1,6 @@
 // Builds KMS clients from the SDK's own credential chain and retry strategy; nothing here is ever serialized.
 import { KMSClient } from "@aws-sdk/client-kms";
+import { DefaultRateLimiter } from "@smithy/core/retry";
 import { Connection } from "../inputs";
 import { endpointProblem } from "../validation";
 
@@ -7,6 +8,27 @@ import { endpointProblem } from "../validation";
 export const DEFAULT_MAX_ATTEMPTS = 10;
 
 const clients = new Map<string, KMSClient>();
+
+/** The SDK's adaptive rate limiter, one per connection and KMS operation, shared by every client of the process. */
+const limiters = new Map<string, DefaultRateLimiter>();
+
+/**
+ * AWS's default request quotas (per second, per account and Region) of the operations with low ones: an operation's
+ * limiter starts at its quota and never slows below it; it speeds up on success, so a raised quota is used too.
+ */
+const DEFAULT_QUOTAS: Readonly<Record<string, number>> = {
+  CancelKeyDeletion: 5,
+  CreateKey: 5,
+  EnableKey: 5,
+  DisableKey: 5,
+  DisableKeyRotation: 5,
+  UntagResource: 5,
+  UpdateKeyDescription: 5,
+  TagResource: 10,
+  EnableKeyRotation: 15,
+  PutKeyPolicy: 15,
+  ScheduleKeyDeletion: 15,
+};
 
 /** Environment variables that shape a client. Only their values' identity is kept in memory, never in state. */
 const CLIENT_ENVIRONMENT = [
@@ -19,7 +41,7 @@ const CLIENT_ENVIRONMENT = [
   "AWS_RETRY_MODE",
 ];
 
-/** One client per connection and process, so the SDK's adaptive rate limiter sees every call. */
+/** One client per connection and process; one rate limiter per operation, so each learns its own quota. */
 export function kmsClient(connection: Connection, options: { retries?: boolean } = {}): KMSClient {
   // The SDK warns on Node.js 20 about its releases after January 2027; lock file pins releases that run on 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -38,12 +60,12 @@ export function kmsClient(connection: Connection, options: { retries?: boolean }
   }
   const retries = options.retries ?? true;
   // The environment is part of the key: tests (and long-lived hosts) may change it between calls.
-  const cacheKey = JSON.stringify([
+  const connectionKey = JSON.stringify([
     connection.region,
     connection.endpoint,
-    retries,
     ...CLIENT_ENVIRONMENT.map((name) => process.env[name]),
   ]);
+  const cacheKey = `${connectionKey}|${retries}`;
   let client = clients.get(cacheKey);
   if (!client) {
     const maxAttempts = retries ? Number(process.env.AWS_MAX_ATTEMPTS) || DEFAULT_MAX_ATTEMPTS : 1;
@@ -51,11 +73,48 @@ export function kmsClient(connection: Connection, options: { retries?: boolean }
       ...(connection.region ? { region: connection.region } : {}),
       ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
       maxAttempts,
-      retryMode: process.env.AWS_RETRY_MODE ?? "adaptive",
+      retryMode: process.env.AWS_RETRY_MODE ?? "standard",
     });
+    limitPerOperation(client, connectionKey);
     clients.set(cacheKey, client);
   }
   return client;
+}
+
+/**
+ * KMS's request quotas are per operation (CreateKey 5 per second, DescribeKey 2000): the SDK's adaptive mode keeps one
+ * rate for the whole client, so a throttled CreateKey would slow every read too. Here each attempt waits for its own
+ * operation's limiter, which slows down on a throttle and speeds up again on successes; retries stay the SDK's.
+ */
+function limitPerOperation(client: KMSClient, connectionKey: string): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const key = `${connectionKey}|${context.commandName ?? ""}`;
+      let limiter = limiters.get(key);
+      if (!limiter) limiters.set(key, (limiter = newLimiter(context.commandName)));
+      await limiter.getSendToken();
+      try {
+        const output = await next(args);
+        limiter.updateClientSendingRate({});
+        return output;
+      } catch (err) {
+        limiter.updateClientSendingRate(err);
+        throw err;
+      }
+    },
+    // Inside the retry middleware (finalizeRequest, high), so every attempt waits and every answer counts.
+    { step: "finalizeRequest", priority: "low", name: "kmsPerOperationRateLimit" },
+  );
+}
+
+function newLimiter(commandName: string | undefined): DefaultRateLimiter {
+  const quota = DEFAULT_QUOTAS[(commandName ?? "").replace(/Command$/, "")];
+  if (quota === undefined) return new DefaultRateLimiter();
+  const limiter = new DefaultRateLimiter({ minFillRate: quota, minCapacity: quota });
+  // Limiting from the first request: an engine that creates hundreds of keys at once would otherwise spend its whole
+  // retry budget on the first burst of throttles.
+  limiter.updateClientSendingRate({ errorType: "THROTTLING" });
+  return limiter;
 }
 
 function environmentEndpoint(): string | undefined {

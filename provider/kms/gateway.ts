@@ -30,7 +30,6 @@ import {
   isReservedTag,
   KeyAction,
   ObservedKey,
-  PROVIDER_TAG_PREFIX,
   STATE_AFTER_CANCEL,
 } from "../plan";
 import { kmsClient } from "./client";

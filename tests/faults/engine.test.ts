@@ -30,7 +30,7 @@ import { keysProgram, UpRequest } from "./killable-up";
 type Kms = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
 
 /** The provider's own retry defaults (provider/kms/client.ts), spelt out: the harness lowers them for other tests. */
-const PROVIDER_RETRY_DEFAULTS = { AWS_MAX_ATTEMPTS: "10", AWS_RETRY_MODE: "adaptive" };
+const PROVIDER_RETRY_DEFAULTS = { AWS_MAX_ATTEMPTS: "10", AWS_RETRY_MODE: "standard" };
 
 /** URN -> key ID, from the stack's exported state. */
 async function keyIdsByUrn(stack: TestStack): Promise<Map<string, string>> {
@@ -323,7 +323,7 @@ describe("faults: the real engine recovering keys", function () {
         byOperation,
         recovered: states.filter((s) => s === "Enabled").length,
         errorsShown: shown,
-        retrySettings: "provider defaults: AWS_MAX_ATTEMPTS 10, AWS_RETRY_MODE adaptive",
+        retrySettings: "provider defaults: AWS_MAX_ATTEMPTS 10, AWS_RETRY_MODE standard, a rate limiter per operation",
       };
       const shownLines = errorLines(out.stdout).concat(errorLines(out.stderr));
       expect(

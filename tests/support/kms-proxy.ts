@@ -3,7 +3,7 @@
 //   - enforces KMS key-state rules that moto does not (KMSInvalidStateException),
 //   - lets tests pretend a key is in a state moto cannot produce (overrideKeyState),
 //   - injects faults (throttling, 5xx, connection resets before/after the operation, delays, access denied),
-//   - applies per-operation request-rate quotas like KMS does,
+//   - applies per-operation request quotas like KMS does: a token bucket per operation (AWS_KMS_QUOTAS),
 //   - puts each access key in an account (moto reads `x-moto-account-id`), also for STS GetCallerIdentity, and
 //     resolves key ARNs as KMS does: an ARN of another account or Region is not found (moto ignores both parts).
 // Only Node built-ins. Requests are the KMS JSON protocol: POST /, X-Amz-Target: TrentService.<Operation>, JSON body.
@@ -42,10 +42,42 @@ export interface ProxyOptions {
   enforceKeyStates?: boolean;
   /** Seed for the PRNG behind FaultRule.probability (default 1). */
   seed?: number;
-  /** Default per-operation quota (requests per sliding second); see setQuota. */
+  /** Default per-operation quota (requests per second); see setQuota. */
   quotaPerSecond?: number;
   /** How long a key made by CreateKey stays missing from ListKeys (KMS is eventually consistent); default 0. */
   listKeysLagMs?: number;
+  /** Requests per second by operation, e.g. AWS_KMS_QUOTAS; see setQuotas. */
+  quotas?: Readonly<Record<string, number>>;
+}
+
+/**
+ * AWS KMS's default request quotas per account and Region, in requests per second, for the operations this provider
+ * and its tests use (KMS developer guide, "Request quotas"). Each operation's quota is independent of the others.
+ */
+export const AWS_KMS_QUOTAS: Readonly<Record<string, number>> = {
+  CancelKeyDeletion: 5,
+  CreateKey: 5,
+  EnableKey: 5,
+  DisableKey: 5,
+  DisableKeyRotation: 5,
+  UntagResource: 5,
+  UpdateKeyDescription: 5,
+  TagResource: 10,
+  EnableKeyRotation: 15,
+  PutKeyPolicy: 15,
+  ScheduleKeyDeletion: 15,
+  ListKeys: 500,
+  GetKeyPolicy: 1000,
+  GetKeyRotationStatus: 1000,
+  DescribeKey: 2000,
+  ListResourceTags: 2000,
+};
+
+/** One operation's quota: a bucket of at most one second's requests, refilled continuously at the quota's rate. */
+interface TokenBucket {
+  perSecond: number;
+  tokens: number;
+  refilledAt: number;
 }
 
 export interface CallLogEntry {
@@ -258,7 +290,7 @@ export class KmsProxy {
   private listKeysLagMs: number;
   private readonly quotas = new Map<string, number>();
   private defaultQuota: number | undefined;
-  private readonly windows = new Map<string, number[]>();
+  private readonly buckets = new Map<string, TokenBucket>();
   private readonly sockets = new Set<net.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly upstreamAgent = new http.Agent({ keepAlive: false });
@@ -273,6 +305,7 @@ export class KmsProxy {
     this.random = mulberry32(opts.seed ?? 1);
     this.defaultQuota = opts.quotaPerSecond;
     this.listKeysLagMs = opts.listKeysLagMs ?? 0;
+    if (opts.quotas) this.setQuotas(opts.quotas);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: never let a handler error crash the test process.
@@ -335,7 +368,7 @@ export class KmsProxy {
     return this.callLog.filter((e) => e.operation === operation).length;
   }
 
-  /** Clears callLog and faultsApplied() (not faults, overrides or quota windows). */
+  /** Clears callLog and faultsApplied() (not faults, overrides or quota buckets). */
   resetCounts(): void {
     this.callLog.length = 0;
     for (const k of Object.keys(this.applied)) delete this.applied[k];
@@ -397,13 +430,23 @@ export class KmsProxy {
   // ---- quotas ----
 
   /**
-   * Requests per sliding second for `operation`, or the default for every operation without its own quota when
-   * `operation` is omitted. Each operation has its own window. undefined removes the quota.
+   * Requests per second for `operation`, or the default for every operation without its own quota when `operation`
+   * is omitted. Each operation has its own token bucket, starting full. undefined removes the quota.
    */
   setQuota(perSecond: number | undefined, operation?: string): void {
     if (operation === undefined) this.defaultQuota = perSecond;
     else if (perSecond === undefined) this.quotas.delete(operation);
     else this.quotas.set(operation, perSecond);
+    // A changed quota starts with a full bucket (for one operation, or for all when the default changed).
+    if (operation === undefined) this.buckets.clear();
+    else this.buckets.delete(operation);
+  }
+
+  /** Replaces every per-operation quota with `table` (e.g. AWS_KMS_QUOTAS); {} removes them. The default is kept. */
+  setQuotas(table: Readonly<Record<string, number>>): void {
+    this.quotas.clear();
+    this.buckets.clear();
+    for (const [operation, perSecond] of Object.entries(table)) this.quotas.set(operation, perSecond);
   }
 
   // ---- request handling ----
@@ -741,19 +784,20 @@ export class KmsProxy {
     return undefined;
   }
 
-  /** Sliding-window admission: true if the request fits the operation's quota (and records it). */
+  /** Token-bucket admission: true if the operation's bucket has a request left (and takes it). */
   private admit(operation: string): boolean {
-    const limit = this.quotas.get(operation) ?? this.defaultQuota;
-    if (limit === undefined) return true;
-    const now = Date.now();
-    let window = this.windows.get(operation);
-    if (!window) {
-      window = [];
-      this.windows.set(operation, window);
+    const perSecond = this.quotas.get(operation) ?? this.defaultQuota;
+    if (perSecond === undefined) return true;
+    const now = performance.now();
+    let bucket = this.buckets.get(operation);
+    if (!bucket || bucket.perSecond !== perSecond) {
+      bucket = { perSecond, tokens: perSecond, refilledAt: now };
+      this.buckets.set(operation, bucket);
     }
-    while (window.length > 0 && now - window[0] >= 1000) window.shift();
-    if (window.length >= limit) return false;
-    window.push(now);
+    bucket.tokens = Math.min(perSecond, bucket.tokens + ((now - bucket.refilledAt) / 1000) * perSecond);
+    bucket.refilledAt = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
     return true;
   }
 

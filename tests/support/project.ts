@@ -177,12 +177,14 @@ export class Project {
     private readonly options: ProjectOptions,
   ) {}
 
+  /** `example` is a folder of examples/, or with a slash one of the repository (bench/project). */
   static async create(example: string, leg: Leg, options: ProjectOptions): Promise<Project> {
-    const source = path.join(REPO_ROOT, "examples", example);
+    const source = path.join(REPO_ROOT, example.includes("/") ? example : path.join("examples", example));
+    const name = path.basename(source);
     if (!fs.existsSync(path.join(source, "Pulumi.yaml"))) throw new Error(`examples/${example} has no Pulumi.yaml`);
     const [tools, tarball] = await Promise.all([legTools(leg), packedTarball()]);
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-kms-key-${leg.name}-${example}-`));
-    const dir = path.join(root, example);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-kms-key-${leg.name}-${name}-`));
+    const dir = path.join(root, name);
     fs.cpSync(source, dir, { recursive: true, filter: (file) => path.basename(file) !== "node_modules" });
 
     // As a user's: the package from the registry (here its tarball), and the program's own @pulumi/pulumi.

@@ -1,0 +1,285 @@
+// The real engine, run the way users run it: bench/project as a project folder, `pulumi up` in it, the Pulumi CLI and
+// the Node.js language host on PATH, against moto through the counting proxy.
+import * as fs from "node:fs";
+import { AWS_KMS_QUOTAS } from "../tests/support/kms-proxy";
+import { CommandResult, LEGS, Project, StateResource } from "../tests/support/project";
+import { DEFAULT_MAX_ATTEMPTS } from "../provider/kms/client";
+import { keyStates, LocalKms, round, scheduleDeletion, throttled } from "./support";
+
+/** The versions users run now: the newest @pulumi/pulumi and CLI, Node.js 22. */
+export const BENCH_LEG = LEGS.newest;
+
+export interface EngineRow {
+  keys: number;
+  upSeconds: number;
+  refreshSeconds: number;
+  recoverSeconds: number;
+  noopUpSeconds: number;
+  destroySeconds: number;
+  /** `pulumi up` of as many no-op dynamic resources: the engine's own cost. */
+  noopResourceUpSeconds: number;
+  /** Peak resident memory (VmHWM) of the dynamic provider host over the KmsKey runs. */
+  hostPeakMiB: number;
+  /** Bytes of one KmsKey's entry in the exported state, on average. */
+  stateBytesPerKey: number;
+  /** Seconds per key of each step. */
+  perKey: { up: number; refresh: number; recover: number; noopUp: number; destroy: number; noopResourceUp: number };
+  /** Keys with the same ID and Enabled after the recovery. */
+  recovered: number;
+  errors: number;
+}
+
+export interface QuotaRow {
+  keys: number;
+  phase: "create" | "recover";
+  /** Under AWS's quotas. */
+  seconds: number;
+  /** The same run without quotas. */
+  withoutQuotaSeconds: number;
+  /** N / 5: CreateKey, and CancelKeyDeletion then EnableKey pipelined, at 5 per second. */
+  floorSeconds: number;
+  /** seconds / max(floorSeconds, withoutQuotaSeconds). */
+  ratio: number;
+  throttled: number;
+  /** Error lines the engine showed (plus a failed exit). */
+  errors: number;
+  /** Keys with the same ID and Enabled after the recovery (create rows: keys made). */
+  sameAndEnabled: number;
+}
+
+/** What one stack's create-then-recover run measured. */
+export interface KeysRun {
+  upSeconds: number;
+  upThrottled: number;
+  upErrors: number;
+  refreshSeconds?: number;
+  recoverSeconds: number;
+  recoverThrottled: number;
+  recoverErrors: number;
+  noopUpSeconds?: number;
+  destroySeconds?: number;
+  sameAndEnabled: number;
+  made: number;
+  stateBytesPerKey: number;
+  hostPeakMiB: number;
+}
+
+/** Error lines a person would see in the engine's output, plus one for a failed exit without any. */
+function errorsShown(result: CommandResult): number {
+  const lines = `${result.stdout}\n${result.stderr}`.split("\n").filter((line) => /^\s*error:/i.test(line));
+  return lines.length + (result.code !== 0 && lines.length === 0 ? 1 : 0);
+}
+
+/**
+ * Peak memory of the dynamic provider hosts a project's commands start: every 200 ms, the VmHWM of each process
+ * whose command line is the dynamic provider and whose environment is this project's (other runs share the machine).
+ */
+export class HostMemory {
+  private peakKiB = 0;
+  private readonly ours = new Map<number, boolean>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly pulumiHome: string) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.sample(), 200);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.sample();
+  }
+
+  get peakMiB(): number {
+    return round(this.peakKiB / 1024, 1);
+  }
+
+  reset(): void {
+    this.peakKiB = 0;
+  }
+
+  private sample(): void {
+    for (const entry of fs.readdirSync("/proc")) {
+      const pid = Number(entry);
+      if (!Number.isInteger(pid)) continue;
+      try {
+        let ours = this.ours.get(pid);
+        if (ours === undefined) {
+          const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1");
+          if (!/dynamic-provider/.test(cmdline)) continue;
+          ours = fs
+            .readFileSync(`/proc/${pid}/environ`, "latin1")
+            .split("\0")
+            .includes(`PULUMI_HOME=${this.pulumiHome}`);
+          this.ours.set(pid, ours);
+        }
+        if (!ours) continue;
+        const hwm = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, "latin1"));
+        if (hwm) this.peakKiB = Math.max(this.peakKiB, Number(hwm[1]));
+      } catch {
+        // the process ended between listing and reading
+      }
+    }
+  }
+}
+
+export class EngineBench {
+  private stacks = 0;
+
+  private constructor(
+    private readonly kms: LocalKms,
+    readonly project: Project,
+    private readonly memory: HostMemory,
+  ) {}
+
+  /** Packs this repository and installs it into a copy of bench/project, as a user's program would have it. */
+  static async create(kms: LocalKms): Promise<EngineBench> {
+    const project = await Project.create("bench/project", BENCH_LEG, {
+      kmsEndpoint: kms.endpoint,
+      // The provider's own retry settings, as a user has them (the test harness lowers them).
+      env: { AWS_MAX_ATTEMPTS: String(DEFAULT_MAX_ATTEMPTS) },
+    });
+    return new EngineBench(kms, project, new HostMemory(project.env.PULUMI_HOME));
+  }
+
+  versions(): Record<string, string> {
+    const v = this.project.tools.versions;
+    return {
+      "pulumi CLI": v.cli,
+      "program @pulumi/pulumi": v.pulumi,
+      "program node": v.node,
+      languageHost: v.languageHost,
+    };
+  }
+
+  private async newStack(config: Record<string, string>): Promise<string> {
+    const name = `bench${++this.stacks}`;
+    await this.project.stackInit(name);
+    const pairs = Object.entries(config).flatMap(([key, value]) => ["--plaintext", `${key}=${value}`]);
+    await this.project.pulumiOk(["config", "set-all", ...pairs]);
+    return name;
+  }
+
+  /** One `pulumi` command, timed, with the proxy's counts reset before it. */
+  private async timed(args: string[]): Promise<{ seconds: number; result: CommandResult; throttled: number }> {
+    this.kms.proxy.resetCounts();
+    this.memory.start();
+    const started = performance.now();
+    const result = await this.project.pulumi(args);
+    const seconds = round((performance.now() - started) / 1000);
+    this.memory.stop();
+    return { seconds, result, throttled: throttled(this.kms.proxy) };
+  }
+
+  private async keyResources(): Promise<StateResource[]> {
+    return this.project.keys();
+  }
+
+  /**
+   * N keys made by one `pulumi up`, all scheduled for deletion behind the program's back, recovered by one
+   * `pulumi up --refresh`; with `full`, also a refresh, a no-op up and a destroy.
+   */
+  async keysRun(keys: number, options: { quotas: boolean; full: boolean }): Promise<KeysRun> {
+    await this.newStack({ keys: String(keys), resource: "kms" });
+    this.kms.proxy.setQuotas(options.quotas ? AWS_KMS_QUOTAS : {});
+    this.memory.reset();
+    try {
+      const up = await this.timed(["up", "--yes"]);
+      const made = await this.keyResources();
+      const ids = made.map((key) => key.id ?? "");
+      const stateBytesPerKey = Math.round(
+        made.reduce((total, key) => total + JSON.stringify(key).length, 0) / Math.max(1, made.length),
+      );
+      const refresh = options.full ? await this.timed(["refresh", "--yes"]) : undefined;
+      await scheduleDeletion(this.kms, ids);
+      const recover = await this.timed(["up", "--yes", "--refresh"]);
+      const after = new Map((await this.keyResources()).map((key) => [key.urn, key.id]));
+      const states = await keyStates(this.kms, ids);
+      const sameAndEnabled = made.filter((key, i) => after.get(key.urn) === key.id && states[i] === "Enabled").length;
+      const noopUp = options.full ? await this.timed(["up", "--yes"]) : undefined;
+      const destroy = options.full ? await this.timed(["destroy", "--yes"]) : undefined;
+      return {
+        upSeconds: up.seconds,
+        upThrottled: up.throttled,
+        upErrors: errorsShown(up.result),
+        refreshSeconds: refresh?.seconds,
+        recoverSeconds: recover.seconds,
+        recoverThrottled: recover.throttled,
+        recoverErrors: errorsShown(recover.result) + (refresh ? errorsShown(refresh.result) : 0),
+        noopUpSeconds: noopUp?.seconds,
+        destroySeconds: destroy?.seconds,
+        sameAndEnabled,
+        made: made.length,
+        stateBytesPerKey,
+        hostPeakMiB: this.memory.peakMiB,
+      };
+    } finally {
+      this.kms.proxy.setQuotas({});
+    }
+  }
+
+  /** `pulumi up` of N no-op dynamic resources. */
+  async noopResourceUp(count: number): Promise<number> {
+    await this.newStack({ keys: String(count), resource: "noop" });
+    const up = await this.timed(["up", "--yes"]);
+    if (up.result.code !== 0) throw new Error(`no-op up failed:\n${up.result.stdout}\n${up.result.stderr}`);
+    return up.seconds;
+  }
+
+  async cleanup(): Promise<void> {
+    this.memory.stop();
+    await this.project.cleanup();
+  }
+}
+
+export async function engineRow(bench: EngineBench, keys: number, run: KeysRun): Promise<EngineRow> {
+  const noopResourceUpSeconds = await bench.noopResourceUp(keys);
+  const perKey = (seconds: number | undefined) => round((seconds ?? 0) / keys, 3);
+  return {
+    keys,
+    upSeconds: run.upSeconds,
+    refreshSeconds: run.refreshSeconds ?? 0,
+    recoverSeconds: run.recoverSeconds,
+    noopUpSeconds: run.noopUpSeconds ?? 0,
+    destroySeconds: run.destroySeconds ?? 0,
+    noopResourceUpSeconds,
+    hostPeakMiB: run.hostPeakMiB,
+    stateBytesPerKey: run.stateBytesPerKey,
+    perKey: {
+      up: perKey(run.upSeconds),
+      refresh: perKey(run.refreshSeconds),
+      recover: perKey(run.recoverSeconds),
+      noopUp: perKey(run.noopUpSeconds),
+      destroy: perKey(run.destroySeconds),
+      noopResourceUp: perKey(noopResourceUpSeconds),
+    },
+    recovered: run.sameAndEnabled,
+    errors: run.upErrors + run.recoverErrors,
+  };
+}
+
+export function quotaRows(keys: number, withQuotas: KeysRun, without: KeysRun): QuotaRow[] {
+  const floorSeconds = keys / 5;
+  const row = (phase: QuotaRow["phase"], seconds: number, base: number, throttledCalls: number, errors: number) => ({
+    keys,
+    phase,
+    seconds,
+    withoutQuotaSeconds: base,
+    floorSeconds,
+    ratio: round(seconds / Math.max(floorSeconds, base)),
+    throttled: throttledCalls,
+    errors,
+    sameAndEnabled: phase === "create" ? withQuotas.made : withQuotas.sameAndEnabled,
+  });
+  return [
+    row("create", withQuotas.upSeconds, without.upSeconds, withQuotas.upThrottled, withQuotas.upErrors),
+    row(
+      "recover",
+      withQuotas.recoverSeconds,
+      without.recoverSeconds,
+      withQuotas.recoverThrottled,
+      withQuotas.recoverErrors,
+    ),
+  ];
+}

@@ -1,0 +1,273 @@
+// `npm run bench [-- --quick]`: what each key costs in KMS calls, quota time, engine time, memory and state, against
+// the floors, in one run against moto through the counting proxy. Prints tables; writes bench/results.json.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { findRepoRoot } from "../tests/support/repo";
+import { CallsResult, measureCalls } from "./calls";
+import { EngineBench, engineRow, EngineRow, KeysRun, QuotaRow, quotaRows } from "./engine";
+import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";
+import { markdownReport } from "./report";
+import { RetryStudyRow, studyRetries } from "./retry-study";
+import { round, startLocalKms, table } from "./support";
+
+const REPO_ROOT = findRepoRoot(__dirname);
+
+const PHASES = ["create", "refresh", "diff", "recover", "updateTag", "delete"] as const;
+type Phase = (typeof PHASES)[number] & keyof CallsResult;
+
+/** The sizes of each part: --quick keeps every figure with small N (CI runs it). */
+export interface BenchPlan {
+  quick: boolean;
+  callsKeys: number;
+  rawSdkKeys: number;
+  retryStudy: { keys: number; modes: string[]; parallel: (number | "unbounded")[] };
+  /** Keys per stack for the engine scaling rows (no quotas). */
+  e2eKeys: number[];
+  /** Keys per stack for the quota-time rows (with and without AWS's quotas). */
+  quotaKeys: number[];
+}
+
+const FULL: BenchPlan = {
+  quick: false,
+  callsKeys: 20,
+  rawSdkKeys: 30,
+  retryStudy: { keys: 50, modes: ["adaptive", "standard"], parallel: ["unbounded", 16, 5] },
+  e2eKeys: [10, 100, 500],
+  quotaKeys: [50, 500],
+};
+
+const QUICK: BenchPlan = {
+  quick: true,
+  callsKeys: 3,
+  rawSdkKeys: 5,
+  retryStudy: { keys: 10, modes: ["standard"], parallel: ["unbounded"] },
+  e2eKeys: [5],
+  quotaKeys: [5],
+};
+
+export interface BenchResults {
+  generatedAt: string;
+  command: string;
+  quick: boolean;
+  seconds?: number;
+  machine: { cpus: number; loadAverage: number[] };
+  versions: Record<string, string>;
+  /** KMS requests per key for each phase, and the same by operation. */
+  calls: Record<Phase, number> & { keys: number; byOperation: Record<string, Record<string, number>> };
+  quota: QuotaRow[];
+  e2e: EngineRow[];
+  rawSdkRatio: number;
+  rawSdk: RawSdkResult;
+  retryModes: RetryStudyRow[];
+}
+
+function versions(): Record<string, string> {
+  const pkg = (name: string) =>
+    (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string }).version;
+  let moto = "unknown";
+  try {
+    moto = execFileSync(path.join(REPO_ROOT, ".venv", "bin", "python"), ["-c", "import moto; print(moto.__version__)"])
+      .toString()
+      .trim();
+  } catch {
+    // moto from elsewhere (MOTO_SERVER): its version is not known here
+  }
+  return {
+    "pulumi-kms-key": pkg("pulumi-kms-key"),
+    node: process.version,
+    "@pulumi/pulumi": pkg("@pulumi/pulumi"),
+    "@aws-sdk/client-kms": pkg("@aws-sdk/client-kms"),
+    moto,
+  };
+}
+
+function log(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const unknown = argv.filter((arg) => arg !== "--quick");
+  if (unknown.length > 0) throw new Error(`npm run bench takes only --quick; got ${unknown.join(" ")}`);
+  const plan = argv.includes("--quick") ? QUICK : FULL;
+  const started = performance.now();
+  const file = path.join(REPO_ROOT, "bench", "results.json");
+  // Written after each part, so a run cut short still leaves what it measured.
+  const save = () => {
+    results.seconds = round((performance.now() - started) / 1000, 1);
+    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    fs.writeFileSync(file.replace(/\.json$/, ".md"), markdownReport(results));
+  };
+  const kms = await startLocalKms();
+  const results: Partial<BenchResults> = {
+    generatedAt: new Date().toISOString(),
+    command: `npm run bench${plan.quick ? " -- --quick" : ""}`,
+    quick: plan.quick,
+    machine: { cpus: os.cpus().length, loadAverage: os.loadavg().map((l) => round(l)) },
+    versions: versions(),
+  };
+  try {
+    log(`KMS calls per key (${plan.callsKeys} keys, provider methods in engine order, no quota) ...`);
+    const calls = await measureCalls(kms, plan.callsKeys);
+    const phases = PHASES;
+    results.calls = {
+      ...(Object.fromEntries(phases.map((p) => [p, calls[p].perKey])) as Record<Phase, number>),
+      keys: calls.keys,
+      byOperation: Object.fromEntries(phases.map((p) => [p, calls[p].byOperation])),
+    };
+    const floors: Record<string, number> = { create: 1, refresh: 4, diff: 0, recover: 6, updateTag: 1, delete: 1 };
+    log(
+      table(
+        "",
+        ["phase", "calls/key", "floor", "by operation"],
+        phases.map((p) => [
+          p,
+          calls[p].perKey,
+          floors[p],
+          Object.entries(calls[p].byOperation)
+            .map(([op, n]) => `${op} ${n}`)
+            .join(", "),
+        ]),
+      ),
+    );
+
+    log(`\nProvider against the raw SDK (${plan.rawSdkKeys} keys each, taking turns) ...`);
+    const raw = await compareWithRawSdk(kms, plan.rawSdkKeys);
+    results.rawSdk = raw;
+    results.rawSdkRatio = raw.ratio;
+    log(
+      table(
+        "",
+        ["step", "provider s", "raw SDK s", "ratio"],
+        [
+          ...Object.entries(raw.steps).map(([step, s]) => [step, s.provider, s.rawSdk, round(s.provider / s.rawSdk)]),
+          ["total", raw.providerSeconds, raw.rawSdkSeconds, raw.ratio],
+        ],
+      ),
+    );
+
+    log(`\nRetry mode and parallelism under AWS's quotas (${plan.retryStudy.keys} keys, provider host processes) ...`);
+    results.retryModes = [];
+    for (const mode of plan.retryStudy.modes) {
+      for (const parallel of plan.retryStudy.parallel) {
+        const row = await studyRetries(kms, plan.retryStudy.keys, mode, parallel);
+        results.retryModes.push(row);
+        log(`  ${JSON.stringify(row)}`);
+      }
+    }
+    log(
+      table(
+        "",
+        [
+          "retry mode",
+          "parallel",
+          "keys",
+          "create s",
+          "throttled",
+          "recover s",
+          "throttled",
+          "floor s",
+          "errors",
+          "ok",
+        ],
+        results.retryModes.map((r) => [
+          r.retryMode,
+          r.parallel,
+          r.keys,
+          r.createSeconds,
+          r.createThrottled,
+          r.recoverSeconds,
+          r.recoverThrottled,
+          r.floorSeconds,
+          r.errors,
+          `${r.recovered}/${r.keys}`,
+        ]),
+      ),
+    );
+
+    save();
+    log(
+      `\nThe real engine in a project folder (${plan.e2eKeys.join(", ")} keys; quota time at ${plan.quotaKeys.join(", ")}) ...`,
+    );
+    const bench = await EngineBench.create(kms);
+    try {
+      results.versions = { ...results.versions, ...bench.versions() };
+      const withoutQuotas = new Map<number, KeysRun>();
+      results.e2e = [];
+      for (const keys of plan.e2eKeys) {
+        const run = await bench.keysRun(keys, { quotas: false, full: true });
+        withoutQuotas.set(keys, run);
+        const row = await engineRow(bench, keys, run);
+        results.e2e.push(row);
+        log(`  ${JSON.stringify(row)}`);
+        save();
+      }
+      results.quota = [];
+      for (const keys of plan.quotaKeys) {
+        const without = withoutQuotas.get(keys) ?? (await bench.keysRun(keys, { quotas: false, full: false }));
+        const rows = quotaRows(keys, await bench.keysRun(keys, { quotas: true, full: false }), without);
+        results.quota.push(...rows);
+        for (const row of rows) log(`  ${JSON.stringify(row)}`);
+        save();
+      }
+    } finally {
+      await bench.cleanup();
+    }
+    log(
+      table(
+        "",
+        [
+          "keys",
+          "up s",
+          "refresh s",
+          "recover s",
+          "no-op up s",
+          "destroy s",
+          "no-op resources up s",
+          "host MiB",
+          "state B/key",
+          "s/key up",
+        ],
+        results.e2e.map((r) => [
+          r.keys,
+          r.upSeconds,
+          r.refreshSeconds,
+          r.recoverSeconds,
+          r.noopUpSeconds,
+          r.destroySeconds,
+          r.noopResourceUpSeconds,
+          r.hostPeakMiB,
+          r.stateBytesPerKey,
+          r.perKey.up,
+        ]),
+      ),
+    );
+    log(
+      table(
+        "",
+        ["keys", "phase", "quota s", "no quota s", "floor s", "ratio", "throttled", "errors", "same+Enabled"],
+        results.quota.map((r) => [
+          r.keys,
+          r.phase,
+          r.seconds,
+          r.withoutQuotaSeconds,
+          r.floorSeconds,
+          r.ratio,
+          r.throttled,
+          r.errors,
+          `${r.sameAndEnabled}/${r.keys}`,
+        ]),
+      ),
+    );
+  } finally {
+    await kms.stop();
+    save();
+    log(`\n${results.seconds} s in all; wrote bench/results.json and bench/results.md (Markdown for the README)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

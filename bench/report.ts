@@ -1,0 +1,130 @@
+// The results as Markdown tables: bench/results.md, ready to paste into the README's Performance section.
+import type { BenchResults } from "./index";
+
+const FLOORS: Record<string, string> = {
+  create: "1",
+  refresh: "4",
+  diff: "0",
+  recover: "6 (4 reads + 2)",
+  updateTag: "1",
+  delete: "1",
+};
+
+function markdownTable(header: string[], rows: (string | number | undefined)[][]): string {
+  const cell = (value: string | number | undefined) => (value === undefined ? "-" : String(value));
+  return [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+  ].join("\n");
+}
+
+export function markdownReport(results: Partial<BenchResults>): string {
+  const parts: string[] = [];
+  const v = results.versions ?? {};
+  parts.push(
+    `${results.command ?? "npm run bench"}, ${results.generatedAt ?? ""}: ${results.seconds ?? "?"} s on ` +
+      `${results.machine?.cpus ?? "?"} CPUs (load ${results.machine?.loadAverage?.join(", ") ?? "?"}); ` +
+      Object.entries(v)
+        .map(([name, version]) => `${name} ${version}`)
+        .join(", ") +
+      ".",
+  );
+  if (results.calls) {
+    const calls = results.calls;
+    parts.push(
+      `KMS calls per key (${calls.keys} keys; provider methods in the engine's order, counted at the proxy):\n\n` +
+        markdownTable(
+          ["step", "calls per key", "floor", "by operation"],
+          Object.entries(FLOORS).map(([step, floor]) => [
+            step,
+            calls[step as keyof typeof FLOORS & keyof typeof calls] as number,
+            floor,
+            Object.entries(calls.byOperation[step] ?? {})
+              .map(([op, n]) => `${op} ${n}`)
+              .join(", "),
+          ]),
+        ),
+    );
+  }
+  if (results.quota?.length) {
+    parts.push(
+      "Quota time: one `pulumi up` creating N keys, then all scheduled for deletion and one `pulumi up --refresh`, " +
+        "under AWS's default quotas and without; ratio = seconds / max(N / 5, seconds without quotas):\n\n" +
+        markdownTable(
+          ["N", "step", "with quotas s", "without s", "floor s", "ratio", "throttled", "errors", "same ID + Enabled"],
+          results.quota.map((r) => [
+            r.keys,
+            r.phase,
+            r.seconds,
+            r.withoutQuotaSeconds,
+            r.floorSeconds,
+            r.ratio,
+            r.throttled,
+            r.errors,
+            `${r.sameAndEnabled}/${r.keys}`,
+          ]),
+        ),
+    );
+  }
+  if (results.e2e?.length) {
+    parts.push(
+      "The real engine in a project folder, no quotas (seconds; per key in brackets):\n\n" +
+        markdownTable(
+          [
+            "N",
+            "up",
+            "refresh",
+            "up --refresh (recover)",
+            "no-op up",
+            "destroy",
+            "up of N no-op resources",
+            "host peak MiB",
+            "state bytes per key",
+          ],
+          results.e2e.map((r) => [
+            r.keys,
+            `${r.upSeconds} (${r.perKey.up})`,
+            `${r.refreshSeconds} (${r.perKey.refresh})`,
+            `${r.recoverSeconds} (${r.perKey.recover})`,
+            `${r.noopUpSeconds} (${r.perKey.noopUp})`,
+            `${r.destroySeconds} (${r.perKey.destroy})`,
+            `${r.noopResourceUpSeconds} (${r.perKey.noopResourceUp})`,
+            r.hostPeakMiB,
+            r.stateBytesPerKey,
+          ]),
+        ),
+    );
+  }
+  if (results.rawSdk) {
+    const raw = results.rawSdk;
+    parts.push(
+      `Provider against a plain @aws-sdk/client-kms script making the floor's calls (${raw.keys} keys each, taking ` +
+        `turns): ratio **${raw.ratio}** (${raw.providerSeconds} s against ${raw.rawSdkSeconds} s; ` +
+        Object.entries(raw.steps)
+          .map(([step, s]) => `${step} ${s.provider} / ${s.rawSdk}`)
+          .join(", ") +
+        ").",
+    );
+  }
+  if (results.retryModes?.length) {
+    parts.push(
+      "Retry mode and parallelism, provider host processes calling the provider as the engine does, AWS's quotas:\n\n" +
+        markdownTable(
+          ["retry mode", "parallel", "N", "create s", "throttled", "recover s", "throttled", "floor s", "errors"],
+          results.retryModes.map((r) => [
+            r.retryMode,
+            r.parallel,
+            r.keys,
+            r.createSeconds,
+            r.createThrottled,
+            r.recoverSeconds,
+            r.recoverThrottled,
+            r.floorSeconds,
+            r.errors,
+          ]),
+        ),
+    );
+  }
+  return `${parts.join("\n\n")}\n`;
+}
