@@ -25,13 +25,7 @@ import {
 } from "@aws-sdk/client-kms";
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { Connection, DesiredKey } from "../inputs";
-import {
-  isPendingDeletion,
-  isReservedTag,
-  KeyAction,
-  ObservedKey,
-  STATE_AFTER_CANCEL,
-} from "../plan";
+import { isPendingDeletion, isReservedTag, KeyAction, ObservedKey, STATE_AFTER_CANCEL } from "../plan";
 import { kmsClient } from "./client";
 import { errorName, explain, isAccessDenied, isInvalidState, isNotFound } from "./errors";
 
