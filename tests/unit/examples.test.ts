@@ -44,6 +44,7 @@ describe("examples are project folders", () => {
     const manifest = JSON.parse(read("package.json")) as Manifest & { scripts: Record<string, string> };
     expect(manifest.dependencies).to.deep.equal({
       "@aws-sdk/client-kms": "^3.1164.0",
+      "@aws-sdk/client-sts": "^3.1164.0",
       "@pulumi/pulumi": `^${LEGS.oldest.pulumi}`,
       "@smithy/core": "^3.41.1",
     });
