@@ -107,9 +107,9 @@ export async function checkStack(stackName: string | undefined, context: RunCont
 }
 
 /**
- * `recover`: refresh (written to the state), then one `up` that targets only the drifted KmsKeys, so nothing else in
- * the stack changes. Gone keys are left out of the targets: `up` would create new keys, which is the user's call.
- * With dryRun: a preview with refresh and the same targets; nothing is written.
+ * `recover`: a refreshed preview finds the drifted keys (as `check` does), then one `up --refresh` targets only them,
+ * so nothing else in the stack changes. Gone keys are left out of the targets: `up` would create new keys, which is
+ * the user's call. With dryRun: a preview with refresh and the same targets; nothing is written.
  */
 export async function recoverStack(
   stackName: string | undefined,
@@ -122,20 +122,9 @@ export async function recoverStack(
     const stack = await openStack(stackName, context);
     label = stack.name;
     log = new EventLog(label, context);
-    let keys: KeyReport[];
-    if (dryRun) {
-      context.progress(`${label}: refreshing (a preview: the state is not written)`);
-      await stack.preview({ refresh: true, onEvent: log.onEvent });
-      keys = findDrift(log.events, context.now());
-    } else {
-      context.progress(`${label}: refreshing`);
-      const refreshed = new EventLog(label, context);
-      await stack.refresh({ onEvent: refreshed.onEvent });
-      // The refreshed state against the program: which keys an up would change, and why.
-      log = new EventLog(label, context);
-      await stack.preview({ onEvent: log.onEvent });
-      keys = findDrift([...refreshed.events, ...log.events], context.now());
-    }
+    context.progress(`${label}: refreshing (a preview: the state is not written)`);
+    await stack.preview({ refresh: true, onEvent: log.onEvent });
+    const keys: KeyReport[] = findDrift(log.events, context.now());
     const targets = keys.filter((key) => key.kind !== "gone").map((key) => key.urn);
     for (const key of keys) {
       if (key.kind === "gone") {
@@ -171,29 +160,37 @@ export async function recoverStack(
     const update = new EventLog(label, context, true);
     let failure: unknown;
     try {
-      // continueOnError: one key that cannot be recovered does not stop the others.
-      await stack.up({ target: targets, continueOnError: true, onEvent: update.onEvent });
+      // refresh: the state is written as KMS has it; continueOnError: one key that fails does not stop the others.
+      await stack.up({ refresh: true, target: targets, continueOnError: true, onEvent: update.onEvent });
     } catch (err) {
       failure = err;
     }
-    const updated = new Map<string, Record<string, unknown>>();
+    // The last outputs the up reported for each key (its refresh's, then its update's).
+    const final = new Map<string, Record<string, unknown>>();
     for (const event of update.events) {
       const metadata = event.resOutputsEvent?.metadata;
       if (metadata && metadata.type === KMS_KEY_TYPE && metadata.new?.outputs) {
-        updated.set(metadata.urn, metadata.new.outputs);
+        final.set(metadata.urn, metadata.new.outputs);
       }
     }
     for (const key of keys) {
       if (key.kind === "gone") continue;
-      const outputs = updated.get(key.urn);
+      const outputs = final.get(key.urn);
       const error = update.resourceErrors.get(key.urn);
+      const keyState = typeof outputs?.keyState === "string" ? outputs.keyState : undefined;
+      // Recovered means KMS now has the key as declared, not merely that no error came back.
+      const asDeclared =
+        keyState !== undefined && (key.declaredEnabled ? keyState === "Enabled" : keyState === "Disabled");
       key.recovery =
-        outputs && !error
-          ? { status: "recovered", actions: plannedActions(key), keyState: String(outputs.keyState ?? "") }
+        !error && asDeclared
+          ? { status: "recovered", actions: plannedActions(key), keyState }
           : {
               status: "failed",
               actions: [],
-              message: error ?? (failure ? update.explain(failure) : "the update reported no result for this key"),
+              keyState,
+              message:
+                error ??
+                (failure ? update.explain(failure) : `the key is ${keyState ?? "not reported"} after the update`),
             };
     }
     const allRecovered = keys.every((key) => key.recovery?.status === "recovered");
