@@ -161,6 +161,8 @@ export interface ProjectOptions {
   onOutput?: (text: string) => void;
   /** Aborting it interrupts the running command (SIGINT, as Ctrl-C would). */
   signal?: AbortSignal;
+  /** A project folder of the repository to copy instead of examples/<example> (e.g. a test's own program). */
+  source?: string;
 }
 
 /** One example copied into a temporary folder, installed, with its own file:// backend. */
@@ -178,8 +180,8 @@ export class Project {
   ) {}
 
   static async create(example: string, leg: Leg, options: ProjectOptions): Promise<Project> {
-    const source = path.join(REPO_ROOT, "examples", example);
-    if (!fs.existsSync(path.join(source, "Pulumi.yaml"))) throw new Error(`examples/${example} has no Pulumi.yaml`);
+    const source = options.source ?? path.join(REPO_ROOT, "examples", example);
+    if (!fs.existsSync(path.join(source, "Pulumi.yaml"))) throw new Error(`${source} has no Pulumi.yaml`);
     const [tools, tarball] = await Promise.all([legTools(leg), packedTarball()]);
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-kms-key-${leg.name}-${example}-`));
     const dir = path.join(root, example);
