@@ -63,8 +63,13 @@ class EventLog {
     const diagnostic = event.diagnosticEvent;
     if (diagnostic && diagnostic.severity === "error") {
       const message = diagnostic.message.trim();
-      if (diagnostic.urn) this.resourceErrors.set(diagnostic.urn, message);
-      else this.errors.push(message);
+      // A resource can get several (its provider's error, then the engine's summary): keep them all, in order.
+      if (diagnostic.urn) {
+        const earlier = this.resourceErrors.get(diagnostic.urn);
+        if (earlier !== message && !earlier?.includes(message)) {
+          this.resourceErrors.set(diagnostic.urn, earlier ? `${earlier}\n${message}` : message);
+        }
+      } else this.errors.push(message);
     }
     const metadata = event.resOutputsEvent?.metadata;
     if (metadata && metadata.type === KMS_KEY_TYPE && (metadata.op === "refresh" || this.applying)) {
