@@ -40,38 +40,48 @@ export interface KmsKeyArgs {
  * each call loads the real provider by package name in the engine's provider process.
  */
 export class KmsKeyProvider implements pulumi.dynamic.ResourceProvider {
+  // The host prints the errors of check, diff, read and delete itself (hostLogs); create and update it does not.
   check(olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.CheckResult> {
-    return keyProvider().check!(olds, news);
+    const loaded = providerPackage();
+    return loaded.shownOnce(new loaded.KeyProvider().check!(olds, news), true);
   }
   diff(id: string, olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.DiffResult> {
-    return keyProvider().diff!(id, olds, news);
+    const loaded = providerPackage();
+    return loaded.shownOnce(new loaded.KeyProvider().diff!(id, olds, news), true);
   }
   create(inputs: pulumi.Inputs): Promise<pulumi.dynamic.CreateResult> {
-    return keyProvider().create(inputs);
+    const loaded = providerPackage();
+    return loaded.shownOnce(new loaded.KeyProvider().create(inputs), false);
   }
   read(id: string, props: pulumi.Inputs): Promise<pulumi.dynamic.ReadResult> {
-    return keyProvider().read!(id, props);
+    const loaded = providerPackage();
+    return loaded.shownOnce(new loaded.KeyProvider().read!(id, props), true);
   }
   update(id: string, olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.UpdateResult> {
-    return keyProvider().update!(id, olds, news);
+    const loaded = providerPackage();
+    return loaded.shownOnce(new loaded.KeyProvider().update!(id, olds, news), false);
   }
   delete(id: string, props: pulumi.Inputs): Promise<void> {
-    return keyProvider().delete!(id, props);
+    const loaded = providerPackage();
+    return loaded.shownOnce(new loaded.KeyProvider().delete!(id, props), true);
   }
 }
 
-function keyProvider(): pulumi.dynamic.ResourceProvider {
+interface ProviderPackage {
+  KeyProvider: new () => pulumi.dynamic.ResourceProvider;
+  shownOnce<T>(call: Promise<T>, hostLogs: boolean): Promise<T>;
+}
+
+function providerPackage(): ProviderPackage {
   // By package name, not by value: the state then holds these few lines, not the provider's code.
-  let loaded: { KeyProvider: new () => pulumi.dynamic.ResourceProvider };
   try {
-    loaded = require("pulumi-kms-key/provider");
+    return require("pulumi-kms-key/provider");
   } catch (err) {
     if ((err as { code?: string }).code !== "MODULE_NOT_FOUND") throw err;
     throw new Error(
       "KmsKey's provider could not load the package pulumi-kms-key: install it in the Pulumi program's own node_modules (npm install pulumi-kms-key)",
     );
   }
-  return new loaded.KeyProvider();
 }
 
 const provider = new KmsKeyProvider();

@@ -99,5 +99,13 @@ export function explain(err: unknown, context: ErrorContext): Error {
       `no AWS region for ${operation}: set the key's region input, or AWS_REGION, or a region in your AWS profile`,
     );
   }
+  if (UNREACHABLE.has((err as { code?: string }).code ?? "")) {
+    return new Error(
+      `${operation} on ${key} failed: KMS could not be reached (${detail}); check the endpoint input, AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL, the region, and the network`,
+    );
+  }
   return new Error(`${operation} on ${key} failed: ${name}: ${detail}`);
 }
+
+/** Socket errors that mean no KMS answers at the address in use (not a dropped connection, which is retried). */
+const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);

@@ -6,8 +6,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DescribeKeyCommand, KeyMetadata, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { exampleNames, Leg, legTools, packedTarball, Project, StateResource } from "../support/project";
+import { findFreePort, startKmsServerWithProxy } from "../support/kms-server";
+import { CommandResult, exampleNames, Leg, legTools, packedTarball, Project, StateResource } from "../support/project";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -65,6 +65,41 @@ export function describeProjects(leg: Leg): void {
       });
     }
 
+    it("errors as users see them: bad input, KMS unreachable, access denied; each once, in one line, no trace", async () => {
+      const project = await Project.create("basic", leg, { kmsEndpoint: kms.endpoint });
+      try {
+        await project.stackInit("dev");
+        // Bad input: refused before any call, naming the property and what is allowed.
+        await project.configSet("kmsEndpoint", "http://kms.example.com");
+        const refused = await project.preview();
+        expectOneLine(refused, /endpoint.*http:\/\/kms\.example\.com/);
+
+        await project.pulumiOk(["config", "rm", "kmsEndpoint"]);
+        const up = await project.up("--skip-preview");
+        expect(up.code, output(up)).to.equal(0);
+
+        // Nothing listens on the endpoint: as a wrong AWS_ENDPOINT_URL_KMS in a pipeline.
+        const closedPort = await findFreePort();
+        const unreachable = await project.pulumi(["refresh", "--yes", "--skip-preview"], {
+          AWS_ENDPOINT_URL_KMS: `http://127.0.0.1:${closedPort}`,
+        });
+        expectOneLine(
+          unreachable,
+          /DescribeKey on KMS key \S+ failed: KMS could not be reached \(connect ECONNREFUSED/,
+        );
+
+        kms.proxy.addFault({ operation: "DescribeKey", kind: "accessDenied" });
+        try {
+          const denied = await project.refresh("--skip-preview");
+          expectOneLine(denied, /access denied: the AWS identity in use lacks the permission kms:DescribeKey/);
+        } finally {
+          kms.proxy.clearFaults();
+        }
+      } finally {
+        await project.cleanup();
+      }
+    });
+
     async function scenario(project: Project): Promise<void> {
       const { versions } = project.tools;
       if (leg.node) expect(versions.node, "the leg's Node.js").to.equal(`v${leg.node}`);
@@ -118,9 +153,9 @@ export function describeProjects(leg: Leg): void {
 
       const drift = await project.preview("--refresh", "--diff");
       expect(drift.code, output(drift)).to.equal(0);
-      expect(occurrences(drift.stdout, 'keyState: "PendingDeletion" => "Enabled"'), output(drift)).to.equal(
-        keys.length,
-      );
+      // The visible diff of each key: `~ keyState: "PendingDeletion" => "Enabled"` (the CLI aligns the colons).
+      const recoveries = drift.stdout.match(/^\s*~ keyState\s*: "PendingDeletion" => "Enabled"$/gm) ?? [];
+      expect(recoveries.length, output(drift)).to.equal(keys.length);
       expect(drift.stdout, "no key is replaced").not.to.match(/\+-|to replace|to create/);
 
       const recovered = await project.up("--refresh");
@@ -157,8 +192,18 @@ function ids(keys: StateResource[]): string[] {
   return keys.map((key) => key.id!).sort();
 }
 
-function occurrences(text: string, needle: string): number {
-  return text.split(needle).length - 1;
+/**
+ * The command failed, and what it printed under "Diagnostics:" names the error once, in a line matching `message`;
+ * no stack trace and no file of this package or of the provider host appear anywhere in its output.
+ */
+function expectOneLine(result: CommandResult, message: RegExp): void {
+  const all = output(result);
+  expect(result.code, all).not.to.equal(0);
+  expect(all, "a stack trace").not.to.match(/^\s+at \S/m);
+  expect(all, "a file of the package or of the provider host").not.to.match(/pulumi-kms-key[\\/]dist|dynamic-provider/);
+  const diagnostics = /^Diagnostics:\n([\s\S]*?)(?:^Outputs:|^Resources:|$(?![\s\S]))/m.exec(result.stdout)?.[1] ?? "";
+  const lines = diagnostics.split("\n").filter((line) => message.test(line));
+  expect(lines, `lines under Diagnostics matching ${message}:\n${all}`).to.have.length(1);
 }
 
 function output(result: { stdout: string; stderr: string }): string {

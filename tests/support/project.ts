@@ -82,7 +82,7 @@ export function legTools(leg: Leg): Promise<LegTools> {
     tools = (async () => {
       const nodeBin = leg.node ? await script("install-node", [leg.node]) : undefined;
       const cliBin = await script("install-pulumi", [leg.cli]);
-      const hostBin = await script("install-language-host");
+      const hostBin = await script("install-language-host", [cliBin]);
       const toolPath = [...(nodeBin ? [nodeBin] : []), cliBin, hostBin];
       const env = { ...process.env, PATH: [...toolPath, process.env.PATH ?? ""].join(path.delimiter) };
       const node = (await run("node", ["--version"], { env })).stdout.trim();
