@@ -37,11 +37,15 @@ export interface RunContext {
 }
 
 async function openStack(stackName: string | undefined, context: RunContext): Promise<Stack> {
-  if (stackName !== undefined) return LocalWorkspace.selectStack({ stackName, workDir: context.workDir });
   const workspace = await LocalWorkspace.create({ workDir: context.workDir });
-  const selected = await workspace.stack();
-  if (!selected) throw new Error("no stack is selected: pass --stack NAME or run `pulumi stack select`");
-  return LocalWorkspace.selectStack({ stackName: selected.name, workDir: context.workDir });
+  const name = stackName ?? (await workspace.stack())?.name;
+  if (!name) throw new Error("no stack is selected: pass --stack NAME or run `pulumi stack select`");
+  // `pulumi stack select` would change the user's selected stack (and race between stacks checked at once); every
+  // operation names its stack anyway, so only make sure the stack exists.
+  workspace.selectStack = async (stack: string) => {
+    await workspace.stackOutputs(stack);
+  };
+  return Stack.select(name, workspace);
 }
 
 /** Collects events, prints progress, and keeps the engine's error diagnostics for the report. */
@@ -86,6 +90,17 @@ class EventLog {
     const message = err instanceof Error ? err.message : String(err);
     return message.split("\n").slice(0, 20).join("\n").trim();
   }
+}
+
+/** What the user can do about a key that the update could not bring to its declared state. */
+function whatToDo(keyState: string | undefined): string | undefined {
+  if (keyState === "PendingImport") {
+    return (
+      "KMS waits for this key's imported key material: import it again (GetParametersForImport, " +
+      "ImportKeyMaterial), then run recover again; or declare the key enabled: false"
+    );
+  }
+  return undefined;
 }
 
 function nameOf(urn: string): string {
@@ -193,9 +208,13 @@ export async function recoverStack(
               status: "failed",
               actions: [],
               keyState,
-              message:
+              message: [
                 error ??
-                (failure ? update.explain(failure) : `the key is ${keyState ?? "not reported"} after the update`),
+                  (failure ? update.explain(failure) : `the key is ${keyState ?? "not reported"} after the update`),
+                whatToDo(keyState ?? key.keyState),
+              ]
+                .filter(Boolean)
+                .join("; "),
             };
     }
     const allRecovered = keys.every((key) => key.recovery?.status === "recovered");

@@ -221,6 +221,9 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       expect(tableRows(table.stdout).map((row) => row[1])).to.deep.equal(["pending", "disabled", "tagged"]);
       // The engine's message spans lines: the failed program, then its exception.
       expect(table.stdout).to.match(/^broken: error: [\s\S]*broken on purpose/m);
+      // Looking at stacks does not change which one the user has selected.
+      const selected = await project.pulumiOk(["stack", "--show-name"]);
+      expect(selected.stdout.trim()).to.equal("dev");
     });
 
     it("recover --dry-run shows the plan and changes nothing", async () => {
@@ -308,7 +311,7 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
           ["pending", "pending-deletion", "PendingDeletion", "recovered"],
           ["disabled", "disabled", "PendingImport", "failed"],
         ]);
-        expect(keys[1].recovery?.message, "what to do").to.match(/import its key material again/i);
+        expect(keys[1].recovery?.message, "what to do").to.match(/imported key material: import it again/);
         expect((await moto.send(new DescribeKeyCommand({ KeyId: ids.pending }))).KeyMetadata?.KeyState).to.equal(
           "Enabled",
         );
