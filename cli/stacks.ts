@@ -88,6 +88,13 @@ class EventLog {
     const own = [...this.errors, ...[...this.resourceErrors].map(([urn, message]) => `${nameOf(urn)}: ${message}`)];
     if (own.length > 0) return own.join("\n");
     const message = err instanceof Error ? err.message : String(err);
+    // A failed CLI command's message wraps its stderr: its `error:` lines are what the user needs.
+    const cliErrors = message
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line.startsWith("error: "))
+      .map((line) => line.slice("error: ".length));
+    if (cliErrors.length > 0) return cliErrors.join("\n");
     return message.split("\n").slice(0, 20).join("\n").trim();
   }
 }

