@@ -9,7 +9,15 @@ export const DRIFT_KINDS = ["pending-deletion", "disabled", "attributes", "gone"
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 /** The attributes compared between the live key and its declaration, in the user's words. */
-export const DRIFT_ATTRIBUTES = ["description", "tags", "policy", "enableKeyRotation", "rotationPeriodInDays"] as const;
+export const DRIFT_ATTRIBUTES = [
+  "description",
+  "tags",
+  "policy",
+  "enableKeyRotation",
+  "rotationPeriodInDays",
+  // Only a key declared disabled that is enabled: the other way round is the "disabled" kind.
+  "enabled",
+] as const;
 export type DriftAttribute = (typeof DRIFT_ATTRIBUTES)[number];
 
 const DAY_MS = 24 * 60 * 60_000;
@@ -151,7 +159,10 @@ export function plannedActions(
   if (drift.declaredEnabled && (drift.kind === "pending-deletion" || drift.kind === "disabled")) {
     actions.push(drift.keyState === "PendingImport" ? "enable (needs key material imported first)" : "enable");
   }
-  if (drift.attributes.length > 0) actions.push(`reset ${drift.attributes.join(", ")}`);
+  const reset = drift.attributes.filter((attribute) => attribute !== "enabled");
+  if (reset.length > 0) actions.push(`reset ${reset.join(", ")}`);
+  // Disabled last, as the provider does: a disabled key refuses some changes.
+  if (drift.attributes.includes("enabled")) actions.push("disable");
   return actions;
 }
 
@@ -169,6 +180,8 @@ function attributeDiffers(attribute: DriftAttribute, live: Props, declared: Prop
       return canonical(want ?? {}) !== canonical(live.tags ?? {});
     case "description":
       return (want ?? "") !== (live.description ?? "");
+    case "enabled":
+      return want === false && live.keyState === "Enabled";
   }
 }
 

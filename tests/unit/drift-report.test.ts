@@ -164,6 +164,13 @@ describe("unit: kms-key-drift report", () => {
     ]);
   });
 
+  it("a key declared disabled that is enabled drifted too: up would disable it, after any other change", () => {
+    const declared = { ...DECLARED, enabled: false, description: "off" };
+    const [key] = findDrift(keyEvents("k", LIVE, declared), NOW);
+    expect(key).to.include({ kind: "attributes", upWould: "reset description, disable" });
+    expect(key.attributes).to.deep.equal(["description", "enabled"]);
+  });
+
   it("days left round down and never go below 0", () => {
     expect(daysLeft("2026-11-30T07:59:59.000Z", NOW)).to.equal(0);
     expect(daysLeft("2026-11-30T08:00:00.000Z", NOW)).to.equal(1);
