@@ -161,6 +161,8 @@ export interface ProjectOptions {
   onOutput?: (text: string) => void;
   /** Aborting it interrupts the running command (SIGINT, as Ctrl-C would). */
   signal?: AbortSignal;
+  /** A project folder of the repository to copy instead of examples/<example> (e.g. a test's own program). */
+  source?: string;
 }
 
 /** One example copied into a temporary folder, installed, with its own file:// backend. */
@@ -179,9 +181,10 @@ export class Project {
 
   /** `example` is a folder of examples/, or with a slash one of the repository (bench/project). */
   static async create(example: string, leg: Leg, options: ProjectOptions): Promise<Project> {
-    const source = path.join(REPO_ROOT, example.includes("/") ? example : path.join("examples", example));
+    const source =
+      options.source ?? path.join(REPO_ROOT, example.includes("/") ? example : path.join("examples", example));
     const name = path.basename(source);
-    if (!fs.existsSync(path.join(source, "Pulumi.yaml"))) throw new Error(`examples/${example} has no Pulumi.yaml`);
+    if (!fs.existsSync(path.join(source, "Pulumi.yaml"))) throw new Error(`${source} has no Pulumi.yaml`);
     const [tools, tarball] = await Promise.all([legTools(leg), packedTarball()]);
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-kms-key-${leg.name}-${name}-`));
     const dir = path.join(root, name);

@@ -1,0 +1,86 @@
+// The two forms of a report: a table for people, JSON (schema below, documented in the README) for machines.
+import Table from "cli-table3";
+import type { StackReport } from "./stacks";
+
+/** Bump when a field changes meaning or goes away; new fields may be added within a version. */
+export const REPORT_SCHEMA_VERSION = 1;
+
+export interface Report {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  command: "check" | "recover";
+  dryRun: boolean;
+  /** ISO 8601: the "now" that daysLeft counts from. */
+  checkedAt: string;
+  exitCode: ExitCode;
+  stacks: StackReport[];
+}
+
+/** As `terraform plan -detailed-exitcode`: 0 nothing to do, 2 drift (or, in recover, something left), 1 error. */
+export type ExitCode = 0 | 1 | 2;
+
+/** check: error 1 beats drift 2 beats clean 0, over every stack. */
+export function checkExitCode(stacks: StackReport[]): ExitCode {
+  if (stacks.some((stack) => stack.result === "error")) return 1;
+  return stacks.some((stack) => stack.keys.length > 0) ? 2 : 0;
+}
+
+/** recover: 0 when every drifted key was recovered; 1 when a stack failed or a key could not be recovered. */
+export function recoverExitCode(stacks: StackReport[], dryRun: boolean): ExitCode {
+  if (stacks.some((stack) => stack.result === "error")) return 1;
+  const keys = stacks.flatMap((stack) => stack.keys);
+  if (dryRun) {
+    if (keys.some((key) => key.recovery?.status === "skipped")) return 1;
+    return keys.length > 0 ? 2 : 0;
+  }
+  return keys.every((key) => key.recovery?.status === "recovered") ? 0 : 1;
+}
+
+/** The report as people read it: one table row per drifted key, then each stack without drift or with an error. */
+export function renderTable(report: Report): string {
+  const recover = report.command === "recover";
+  const table = new Table({
+    head: [
+      "Stack",
+      "Key",
+      "Key ID",
+      "Drift",
+      "Key state",
+      "Deletion date",
+      "Days left",
+      "Drifted attributes",
+      recover ? (report.dryRun ? "Plan" : "Result") : "`up` would",
+    ],
+    style: { head: [], border: [] },
+  });
+  for (const stack of report.stacks) {
+    for (const key of stack.keys) {
+      const recovery = key.recovery;
+      table.push([
+        stack.stack,
+        key.name,
+        key.keyId ?? "",
+        key.kind,
+        key.keyState ?? "",
+        key.deletionDate ?? "",
+        key.daysLeft === undefined ? "" : String(key.daysLeft),
+        key.attributes.join(", "),
+        recovery
+          ? `${recovery.status}${recovery.actions.length ? `: ${recovery.actions.join(", ")}` : ""}${
+              recovery.message ? ` (${recovery.message})` : ""
+            }`
+          : key.upWould,
+      ]);
+    }
+  }
+  const lines: string[] = [];
+  if (table.length > 0) lines.push(table.toString());
+  for (const stack of report.stacks) {
+    if (stack.result === "error") lines.push(`${stack.stack}: error: ${stack.error ?? "unknown"}`);
+    else if (stack.keys.length === 0) lines.push(`${stack.stack}: no drift`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+export function renderJson(report: Report): string {
+  return JSON.stringify(report, null, 2) + "\n";
+}

@@ -1,0 +1,197 @@
+// kms-key-drift's pure parts: drift read from engine events (shaped as a preview with refresh emits them, as
+// recorded from CLI 3.248.0), the report's order, days left, and the exit codes.
+import type { EngineEvent, OpType } from "@pulumi/pulumi/automation";
+import { expect } from "chai";
+import { daysLeft, findDrift, KMS_KEY_TYPE } from "../../cli/drift";
+import { checkExitCode, recoverExitCode } from "../../cli/report";
+import type { StackReport } from "../../cli/stacks";
+
+const NOW = new Date("2026-11-29T08:00:00.000Z");
+const urn = (name: string): string => `urn:pulumi:dev::infra::${KMS_KEY_TYPE}::${name}`;
+
+type Props = Record<string, unknown>;
+
+const DECLARED: Props = {
+  description: "orders",
+  enabled: true,
+  enableKeyRotation: false,
+  tags: { team: "payments" },
+  keySpec: "SYMMETRIC_DEFAULT",
+};
+const LIVE: Props = {
+  ...DECLARED,
+  keyId: "k-1",
+  arn: "arn:aws:kms:us-east-1:111122223333:key/k-1",
+  keyState: "Enabled",
+};
+
+function state(name: string, props: Props | undefined, inputs?: Props) {
+  return {
+    type: KMS_KEY_TYPE,
+    urn: urn(name),
+    id: "k-1",
+    parent: "",
+    provider: "",
+    inputs: inputs ?? {},
+    outputs: props ?? {},
+  };
+}
+
+/** The events a preview with refresh emits for one key: the refresh's outputs, then the plan step. */
+function keyEvents(
+  name: string,
+  live: Props | null | undefined,
+  declared: Props | undefined,
+  op: OpType = "update",
+): EngineEvent[] {
+  const base = { sequence: 0, timestamp: 0 };
+  const events: EngineEvent[] = [];
+  if (live !== undefined) {
+    events.push({
+      ...base,
+      resOutputsEvent: {
+        metadata: {
+          op: "refresh",
+          urn: urn(name),
+          type: KMS_KEY_TYPE,
+          provider: "",
+          old: state(name, LIVE),
+          new: live === null ? undefined : state(name, live, live),
+        },
+      },
+    });
+  }
+  if (declared !== undefined) {
+    events.push({
+      ...base,
+      resourcePreEvent: {
+        metadata: {
+          op,
+          urn: urn(name),
+          type: KMS_KEY_TYPE,
+          provider: "",
+          old: live ? state(name, live, live) : undefined,
+          new: state(name, undefined, declared),
+        },
+      },
+    });
+  }
+  return events;
+}
+
+describe("unit: kms-key-drift report", () => {
+  it("orders pending deletion (fewest days first), disabled, attributes, gone; computes whole days left", () => {
+    const events = [
+      ...keyEvents("gone", null, DECLARED, "create"),
+      ...keyEvents("tagged", { ...LIVE, tags: { team: "intruder" } }, DECLARED),
+      ...keyEvents("disabled", { ...LIVE, keyState: "Disabled", enabled: false }, DECLARED),
+      ...keyEvents(
+        "later",
+        { ...LIVE, keyState: "PendingDeletion", deletionDate: "2026-12-29T07:00:00.000Z" },
+        DECLARED,
+      ),
+      ...keyEvents(
+        "soon",
+        { ...LIVE, keyState: "PendingDeletion", deletionDate: "2026-12-06T07:59:59.000Z" },
+        DECLARED,
+      ),
+      ...keyEvents("clean", LIVE, DECLARED, "same"),
+    ];
+    const drift = findDrift(events, NOW);
+    expect(drift.map((key) => [key.name, key.kind, key.daysLeft])).to.deep.equal([
+      ["soon", "pending-deletion", 6],
+      ["later", "pending-deletion", 29],
+      ["disabled", "disabled", undefined],
+      ["tagged", "attributes", undefined],
+      ["gone", "gone", undefined],
+    ]);
+    expect(drift[0].upWould).to.equal("cancel the deletion, enable");
+    expect(drift[2].upWould).to.equal("enable");
+    expect(drift[3]).to.include({ upWould: "reset tags", keyId: "k-1" });
+    expect(drift[3].attributes).to.deep.equal(["tags"]);
+    expect(drift[4].upWould).to.match(/^create a new key/);
+    expect(drift[4].keyId).to.equal(undefined);
+  });
+
+  it("a pending key declared disabled is cancelled, not enabled; its other drift is listed too", () => {
+    const declared = { ...DECLARED, enabled: false, description: "new words" };
+    const live = { ...LIVE, keyState: "PendingDeletion", deletionDate: "2026-12-01T08:00:00.000Z" };
+    const [key] = findDrift(keyEvents("k", live, declared), NOW);
+    expect(key).to.include({
+      kind: "pending-deletion",
+      daysLeft: 2,
+      upWould: "cancel the deletion, reset description",
+    });
+  });
+
+  it("a key waiting for imported key material is reported as not enabled, with what it needs", () => {
+    const [key] = findDrift(keyEvents("k", { ...LIVE, keyState: "PendingImport", enabled: false }, DECLARED), NOW);
+    expect(key).to.include({ kind: "disabled", keyState: "PendingImport" });
+    expect(key.upWould).to.contain("key material");
+  });
+
+  it("no drift: a declared-disabled key that is disabled, a policy with other formatting, an undeclared policy", () => {
+    const policy = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "kms:*", Resource: "*" }] };
+    const events = [
+      ...keyEvents("off", { ...LIVE, keyState: "Disabled", enabled: false }, { ...DECLARED, enabled: false }),
+      ...keyEvents(
+        "policy",
+        { ...LIVE, policy: JSON.stringify(policy) },
+        { ...DECLARED, policy: JSON.stringify({ Statement: policy.Statement, Version: policy.Version }, null, 2) },
+      ),
+      ...keyEvents("unmanaged", { ...LIVE, policy: JSON.stringify(policy) }, DECLARED),
+    ];
+    expect(findDrift(events, NOW)).to.deep.equal([]);
+    const changed = keyEvents("policy", { ...LIVE, policy: JSON.stringify(policy) }, { ...DECLARED, policy: "{}" });
+    expect(findDrift(changed, NOW).map((key) => key.attributes)).to.deep.equal([["policy"]]);
+  });
+
+  it("program changes are not drift: a key not deployed yet, a key removed from the program", () => {
+    const events = [
+      ...keyEvents("new", undefined, DECLARED, "create"),
+      ...keyEvents("removed", { ...LIVE, keyState: "PendingDeletion" }, undefined),
+    ];
+    expect(findDrift(events, NOW)).to.deep.equal([]);
+  });
+
+  it("rotation drift: enableKeyRotation, and rotationPeriodInDays only when rotation is declared", () => {
+    const declared = { ...DECLARED, enableKeyRotation: true, rotationPeriodInDays: 90 };
+    const live = { ...LIVE, enableKeyRotation: true, rotationPeriodInDays: 365 };
+    expect(findDrift(keyEvents("k", live, declared), NOW)[0].attributes).to.deep.equal(["rotationPeriodInDays"]);
+    expect(findDrift(keyEvents("k", LIVE, declared), NOW)[0].attributes).to.deep.equal([
+      "enableKeyRotation",
+      "rotationPeriodInDays",
+    ]);
+  });
+
+  it("a key declared disabled that is enabled drifted too: up would disable it, after any other change", () => {
+    const declared = { ...DECLARED, enabled: false, description: "off" };
+    const [key] = findDrift(keyEvents("k", LIVE, declared), NOW);
+    expect(key).to.include({ kind: "attributes", upWould: "reset description, disable" });
+    expect(key.attributes).to.deep.equal(["description", "enabled"]);
+  });
+
+  it("days left round down and never go below 0", () => {
+    expect(daysLeft("2026-11-30T07:59:59.000Z", NOW)).to.equal(0);
+    expect(daysLeft("2026-11-30T08:00:00.000Z", NOW)).to.equal(1);
+    expect(daysLeft("2026-11-28T08:00:00.000Z", NOW)).to.equal(0);
+    expect(daysLeft("not a date", NOW)).to.equal(undefined);
+  });
+
+  it("exit codes: error beats drift beats clean; recover is 0 only when every drifted key is recovered", () => {
+    const stack = (result: StackReport["result"], statuses: string[] = []): StackReport => ({
+      stack: result,
+      result,
+      keys: statuses.map((status) => ({ recovery: { status, actions: [] } }) as unknown as StackReport["keys"][number]),
+    });
+    expect(checkExitCode([stack("clean")])).to.equal(0);
+    expect(checkExitCode([stack("clean"), stack("drift", ["x"])])).to.equal(2);
+    expect(checkExitCode([stack("drift", ["x"]), stack("error")])).to.equal(1);
+    expect(recoverExitCode([stack("recovered", ["recovered", "recovered"])], false)).to.equal(0);
+    expect(recoverExitCode([stack("drift", ["recovered", "failed"])], false)).to.equal(1);
+    expect(recoverExitCode([stack("drift", ["skipped"])], false)).to.equal(1);
+    expect(recoverExitCode([stack("drift", ["planned"])], true)).to.equal(2);
+    expect(recoverExitCode([stack("clean")], true)).to.equal(0);
+    expect(recoverExitCode([stack("clean"), stack("error")], false)).to.equal(1);
+  });
+});
