@@ -47,6 +47,8 @@ describe("examples are project folders", () => {
       "@aws-sdk/client-sts": "^3.1164.0",
       "@pulumi/pulumi": `^${LEGS.oldest.pulumi}`,
       "@smithy/core": "^3.41.1",
+      "cli-table3": "^0.6.5",
+      "commander": "^14.0.3",
     });
     expect(manifest.scripts.prepack, "npm pack builds the package").to.match(/build/);
   });
