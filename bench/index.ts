@@ -88,11 +88,17 @@ function log(text: string): void {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const unknown = argv.filter((arg) => arg !== "--quick");
-  if (unknown.length > 0) throw new Error(`npm run bench takes only --quick; got ${unknown.join(" ")}`);
+  const outAt = argv.indexOf("--out");
+  const out = outAt >= 0 ? argv[outAt + 1] : undefined;
+  const unknown = argv.filter((arg, i) => arg !== "--quick" && i !== outAt && i !== outAt + 1);
+  if (unknown.length > 0 || (outAt >= 0 && !out?.endsWith(".json"))) {
+    throw new Error(
+      `npm run bench takes --quick and --out FILE.json (default bench/results.json); got ${argv.join(" ")}`,
+    );
+  }
   const plan = argv.includes("--quick") ? QUICK : FULL;
   const started = performance.now();
-  const file = path.join(REPO_ROOT, "bench", "results.json");
+  const file = out ? path.resolve(out) : path.join(REPO_ROOT, "bench", "results.json");
   // Written after each part, so a run cut short still leaves what it measured.
   const save = () => {
     results.seconds = round((performance.now() - started) / 1000, 1);
@@ -263,7 +269,7 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     await kms.stop();
     save();
-    log(`\n${results.seconds} s in all; wrote bench/results.json and bench/results.md (Markdown for the README)`);
+    log(`\n${results.seconds} s in all; wrote ${file} and its .md (Markdown for the README)`);
   }
 }
 

@@ -128,3 +128,11 @@ export function markdownReport(results: Partial<BenchResults>): string {
   }
   return `${parts.join("\n\n")}\n`;
 }
+
+// `node dist/bench/report.js [bench/results.json]` writes the .md beside a results file again.
+if (require.main === module) {
+  const fs = require("node:fs") as typeof import("node:fs");
+  const file = process.argv[2] ?? "bench/results.json";
+  const results = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<BenchResults>;
+  fs.writeFileSync(file.replace(/\.json$/, ".md"), markdownReport(results));
+}

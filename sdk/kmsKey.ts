@@ -86,13 +86,21 @@ function providerPackage(): ProviderPackage {
 }
 
 /**
- * What each key's state holds as its provider. Installed as a package, the module pulumi-kms-key/provider itself:
- * Pulumi serializes a module in node_modules as one require() of it. From a linked checkout (this repository's own
- * tests) it would be serialized with all its code, so there the loader above, a few KB, stands in.
+ * What each key's state holds as its provider. Installed in node_modules, the module pulumi-kms-key/provider itself:
+ * Pulumi serializes it as one require() by the path after the first node_modules. Anywhere else (a linked checkout
+ * would be serialized with all its code; pnpm's .pnpm folders make that path wrong) the loader above stands in.
  */
 function stateProvider(): pulumi.dynamic.ResourceProvider {
-  const installed = require.resolve("pulumi-kms-key/provider").split(/[\\/]/).includes("node_modules");
-  return installed ? (require("pulumi-kms-key/provider") as pulumi.dynamic.ResourceProvider) : new KmsKeyProvider();
+  return installedAtTop(require.resolve("pulumi-kms-key/provider"))
+    ? (require("pulumi-kms-key/provider") as pulumi.dynamic.ResourceProvider)
+    : new KmsKeyProvider();
+}
+
+/** True when the package's path continues right after its first node_modules folder (npm's layout). */
+export function installedAtTop(modulePath: string): boolean {
+  const parts = modulePath.split(/[\\/]/);
+  const first = parts.indexOf("node_modules");
+  return first >= 0 && parts[first + 1] === "pulumi-kms-key";
 }
 
 const provider = stateProvider();

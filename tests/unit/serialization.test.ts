@@ -2,6 +2,7 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { KmsKeyProvider } from "../../sdk";
+import { installedAtTop } from "../../sdk/kmsKey";
 import { FAKE_CREDENTIALS, useFakeCredentials } from "../support/fixtures";
 
 describe("the serialized provider", () => {
@@ -24,5 +25,26 @@ describe("the serialized provider", () => {
   it("captures no SDK client, no environment and no credential", () => {
     expect(text).to.not.include("KMSClient").and.not.include("process.env");
     for (const value of Object.values(FAKE_CREDENTIALS)) expect(text).to.not.include(value);
+  });
+});
+
+describe("which provider a key's state names", () => {
+  it("the module itself only where npm installs packages: right after the first node_modules", () => {
+    expect(installedAtTop("/app/node_modules/pulumi-kms-key/dist/provider/index.js")).to.equal(true);
+    expect(installedAtTop("C:\\app\\node_modules\\pulumi-kms-key\\dist\\provider\\index.js")).to.equal(true);
+    // A linked checkout would be serialized with all its code; pnpm and nested copies make the require path wrong.
+    expect(installedAtTop("/src/pulumi-kms-key/dist/provider/index.js")).to.equal(false);
+    expect(
+      installedAtTop("/app/node_modules/.pnpm/pulumi-kms-key@0.1.0/node_modules/pulumi-kms-key/dist/provider/index.js"),
+    ).to.equal(false);
+    expect(installedAtTop("/app/node_modules/other/node_modules/pulumi-kms-key/dist/provider/index.js")).to.equal(
+      false,
+    );
+  });
+
+  it("from this checkout, the loader class: its state text loads the module by name", async () => {
+    const text = (await pulumi.runtime.serializeFunction(() => new KmsKeyProvider())).text;
+    expect(text).to.include('require("pulumi-kms-key/provider")');
+    expect(installedAtTop(require.resolve("pulumi-kms-key/provider"))).to.equal(false);
   });
 });
