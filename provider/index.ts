@@ -8,7 +8,7 @@ export type { KeyInputs, KeyOutputs } from "./inputs";
 export { shownOnce } from "./shownOnce";
 
 // This module is itself the provider a key's state names: installed from a registry, Pulumi serializes it as one
-// require("pulumi-kms-key/provider"), a few hundred bytes per key whatever the provider's size.
+// require() of this module, a few hundred bytes per key whatever the provider's size.
 // Each method's expected errors reach the user once, as one line (see shownOnce); the host logs those of check, diff,
 // read and delete itself.
 type Props = Record<string, unknown>;

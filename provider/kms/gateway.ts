@@ -44,22 +44,32 @@ export async function describeKey(client: KMSClient, keyId: string): Promise<Key
 /** Everything read() reports about a key; undefined only when KMS says the key does not exist. */
 export async function readKey(connection: Connection, keyId: string): Promise<ObservedKey | undefined> {
   const client = kmsClient(connection);
-  const metadata = await describeKey(client, keyId);
-  if (!metadata?.KeyId) return undefined;
-  // A key named by its ARN is named so in every call: the ARN says which account's key is meant.
-  const id = keyId.startsWith("arn:") ? keyId : metadata.KeyId;
   const unreadable: string[] = [];
-  // KMS reports rotation as off while a key is pending deletion and restores it on cancel: the answer means nothing.
-  const rotationHidden = isPendingDeletion(metadata.KeyState ?? "");
-  const [policy, rotation, tags] = await Promise.all([
+  // All four at once (one round trip, not two): the parts name the key exactly as DescribeKey does.
+  const [described, policy, rotation, tags] = await Promise.allSettled([
+    describeKey(client, keyId),
     readPart("policy", unreadable, async () => {
-      const out = await client.send(new GetKeyPolicyCommand({ KeyId: id, PolicyName: "default" }));
+      const out = await client.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: "default" }));
       return out.Policy;
     }),
-    rotationHidden ? undefined : readPart("rotation", unreadable, async () => readRotation(client, id)),
-    readPart("tags", unreadable, async () => readTags(client, id)),
+    readPart("rotation", unreadable, async () => readRotation(client, keyId)),
+    readPart("tags", unreadable, async () => readTags(client, keyId)),
   ]);
-  return observedFrom(metadata, { policy, rotation, tags, unreadable });
+  if (described.status === "rejected") throw described.reason;
+  const metadata = described.value;
+  // Gone: the parts' answers (NotFoundException too) say nothing more.
+  if (!metadata?.KeyId) return undefined;
+  for (const part of [policy, rotation, tags]) if (part.status === "rejected") throw part.reason;
+  const value = <T>(part: PromiseSettledResult<T>): T | undefined =>
+    part.status === "fulfilled" ? part.value : undefined;
+  // KMS reports rotation as off while a key is pending deletion and restores it on cancel: the answer means nothing.
+  const rotationHidden = isPendingDeletion(metadata.KeyState ?? "");
+  return observedFrom(metadata, {
+    policy: value(policy),
+    rotation: rotationHidden ? undefined : value(rotation),
+    tags: value(tags),
+    unreadable: rotationHidden ? unreadable.filter((part) => part !== "rotation") : unreadable,
+  });
 }
 
 async function readPart<T>(part: string, unreadable: string[], read: () => Promise<T>): Promise<T | undefined> {

@@ -220,6 +220,8 @@ export class Project {
       AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_KMS: options.kmsEndpoint,
+      // The run's account, asked when a key can't be seen, comes from the proxy's STS GetCallerIdentity.
+      AWS_ENDPOINT_URL_STS: options.kmsEndpoint,
       // Retries are for real networks; a local KMS that fails should fail the test quickly.
       AWS_MAX_ATTEMPTS: "2",
       ...options.env,

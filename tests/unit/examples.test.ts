@@ -48,7 +48,7 @@ describe("examples are project folders", () => {
       "@pulumi/pulumi": `^${LEGS.oldest.pulumi}`,
       "@smithy/core": "^3.41.1",
       "cli-table3": "^0.6.5",
-      "commander": "^14.0.3",
+      commander: "^14.0.3",
     });
     expect(manifest.scripts.prepack, "npm pack builds the package").to.match(/build/);
   });
