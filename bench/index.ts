@@ -8,7 +8,7 @@ import { findRepoRoot } from "../tests/support/repo";
 import { CallsResult, measureCalls } from "./calls";
 import { EngineBench, engineRow, EngineRow, KeysRun, QuotaRow, quotaRows } from "./engine";
 import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";
-import { markdownReport } from "./report";
+import { markdownReport, quotaCells } from "./report";
 import { RetryStudyRow, studyRetries } from "./retry-study";
 import { round, startLocalKms, table } from "./support";
 
@@ -253,17 +253,7 @@ async function main(argv: string[]): Promise<void> {
       table(
         "",
         ["keys", "phase", "quota s", "no quota s", "floor s", "ratio", "throttled", "errors", "same+Enabled"],
-        results.quota.map((r) => [
-          r.keys,
-          r.phase,
-          r.seconds,
-          r.withoutQuotaSeconds,
-          r.floorSeconds,
-          r.ratio,
-          r.throttled,
-          r.errors,
-          `${r.sameAndEnabled}/${r.keys}`,
-        ]),
+        results.quota.map(quotaCells),
       ),
     );
   } finally {

@@ -10,6 +10,21 @@ const FLOORS: Record<string, string> = {
   delete: "1",
 };
 
+/** A quota row's cells: the same in the printed table and in the Markdown one. */
+export function quotaCells(r: BenchResults["quota"][number]): (string | number)[] {
+  return [
+    r.keys,
+    r.phase,
+    r.seconds,
+    r.withoutQuotaSeconds,
+    r.floorSeconds,
+    r.ratio,
+    r.throttled,
+    r.errors,
+    `${r.sameAndEnabled}/${r.keys}`,
+  ];
+}
+
 function markdownTable(header: string[], rows: (string | number | undefined)[][]): string {
   const cell = (value: string | number | undefined) => (value === undefined ? "-" : String(value));
   return [
@@ -53,17 +68,7 @@ export function markdownReport(results: Partial<BenchResults>): string {
         "under AWS's default quotas and without; ratio = seconds / max(N / 5, seconds without quotas):\n\n" +
         markdownTable(
           ["N", "step", "with quotas s", "without s", "floor s", "ratio", "throttled", "errors", "same ID + Enabled"],
-          results.quota.map((r) => [
-            r.keys,
-            r.phase,
-            r.seconds,
-            r.withoutQuotaSeconds,
-            r.floorSeconds,
-            r.ratio,
-            r.throttled,
-            r.errors,
-            `${r.sameAndEnabled}/${r.keys}`,
-          ]),
+          results.quota.map(quotaCells),
         ),
     );
   }

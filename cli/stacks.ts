@@ -114,34 +114,14 @@ function nameOf(urn: string): string {
   return urn.slice(urn.lastIndexOf("::") + 2);
 }
 
-/** `check`: a preview with refresh (never written to the state), and the KmsKeys that drifted. */
-export async function checkStack(stackName: string | undefined, context: RunContext): Promise<StackReport> {
-  let label = stackName ?? "(selected stack)";
-  let log = new EventLog(label, context);
-  try {
-    const stack = await openStack(stackName, context);
-    label = stack.name;
-    log = new EventLog(label, context);
-    context.progress(`${label}: refreshing (a preview: the state is not written)`);
-    await stack.preview({ refresh: true, onEvent: log.onEvent });
-    const keys = findDrift(log.events, context.now());
-    context.progress(`${label}: ${keys.length === 0 ? "no drift" : `${keys.length} drifted key(s)`}`);
-    return { stack: label, result: keys.length === 0 ? "clean" : "drift", keys };
-  } catch (err) {
-    context.progress(`${label}: error`);
-    return { stack: label, result: "error", keys: [], error: log.explain(err) };
-  }
-}
-
 /**
- * `recover`: a refreshed preview finds the drifted keys (as `check` does), then one `up --refresh` targets only them,
- * so nothing else in the stack changes. Gone keys are left out of the targets: `up` would create new keys, which is
- * the user's call. With dryRun: a preview with refresh and the same targets; nothing is written.
+ * Opens the stack and finds its drifted KmsKeys with a preview with refresh (never written to the state), then hands
+ * them to `next`; any error on the way becomes the stack's report, so it does not hide other stacks' results.
  */
-export async function recoverStack(
+async function withDrift(
   stackName: string | undefined,
-  dryRun: boolean,
   context: RunContext,
+  next: (stack: Stack, label: string, keys: KeyReport[]) => Promise<StackReport>,
 ): Promise<StackReport> {
   let label = stackName ?? "(selected stack)";
   let log = new EventLog(label, context);
@@ -151,7 +131,32 @@ export async function recoverStack(
     log = new EventLog(label, context);
     context.progress(`${label}: refreshing (a preview: the state is not written)`);
     await stack.preview({ refresh: true, onEvent: log.onEvent });
-    const keys: KeyReport[] = findDrift(log.events, context.now());
+    return await next(stack, label, findDrift(log.events, context.now()));
+  } catch (err) {
+    context.progress(`${label}: error`);
+    return { stack: label, result: "error", keys: [], error: log.explain(err) };
+  }
+}
+
+/** `check`: the KmsKeys that drifted. */
+export function checkStack(stackName: string | undefined, context: RunContext): Promise<StackReport> {
+  return withDrift(stackName, context, async (_stack, label, keys) => {
+    context.progress(`${label}: ${keys.length === 0 ? "no drift" : `${keys.length} drifted key(s)`}`);
+    return { stack: label, result: keys.length === 0 ? "clean" : "drift", keys };
+  });
+}
+
+/**
+ * `recover`: a refreshed preview finds the drifted keys (as `check` does), then one `up --refresh` targets only them,
+ * so nothing else in the stack changes. Gone keys are left out of the targets: `up` would create new keys, which is
+ * the user's call. With dryRun: a preview with refresh and the same targets; nothing is written.
+ */
+export function recoverStack(
+  stackName: string | undefined,
+  dryRun: boolean,
+  context: RunContext,
+): Promise<StackReport> {
+  return withDrift(stackName, context, async (stack, label, keys) => {
     const targets = keys.filter((key) => key.kind !== "gone").map((key) => key.urn);
     for (const key of keys) {
       if (key.kind === "gone") {
@@ -226,8 +231,5 @@ export async function recoverStack(
     }
     const allRecovered = keys.every((key) => key.recovery?.status === "recovered");
     return { stack: label, result: allRecovered ? "recovered" : "drift", keys };
-  } catch (err) {
-    context.progress(`${label}: error`);
-    return { stack: label, result: "error", keys: [], error: log.explain(err) };
-  }
+  });
 }

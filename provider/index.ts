@@ -5,7 +5,6 @@ import { shownOnce } from "./shownOnce";
 
 export { KeyProvider } from "./keyProvider";
 export type { KeyInputs, KeyOutputs } from "./inputs";
-export { shownOnce } from "./shownOnce";
 
 // This module is itself the provider a key's state names: installed from a registry, Pulumi serializes it as one
 // require() of this module, a few hundred bytes per key whatever the provider's size.

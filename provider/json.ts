@@ -1,12 +1,4 @@
-// Policies compare as JSON values: formatting and key order make no difference.
-
-export function jsonEqual(a: string, b: string): boolean {
-  try {
-    return canonicalJson(JSON.parse(a)) === canonicalJson(JSON.parse(b));
-  } catch {
-    return a === b;
-  }
-}
+// JSON as one canonical string: formatting and key order make no difference (policy.ts compares with it).
 
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;

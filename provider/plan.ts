@@ -26,7 +26,6 @@ export const KEY_STATES: readonly KeyState[] = [
 
 /** Tags earlier versions of the provider put on a key (a creation token); never shown, diffed or removed. */
 export const PROVIDER_TAG_PREFIX = "pulumi-kms-key:";
-export const CREATION_TOKEN_TAG = `${PROVIDER_TAG_PREFIX}creation-token`;
 /** Tags AWS reserves (CloudFormation, AWS services): no one may set or remove them, so they are never shown or diffed. */
 export const AWS_TAG_PREFIX = "aws:";
 

@@ -41,37 +41,28 @@ export interface KmsKeyArgs {
  * each call loads the real provider by package name in the engine's provider process.
  */
 export class KmsKeyProvider implements pulumi.dynamic.ResourceProvider {
-  // The host prints the errors of check, diff, read and delete itself (hostLogs); create and update it does not.
+  // The module's own methods: they already show each expected error once, as one line (provider/shownOnce.ts).
   check(olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.CheckResult> {
-    const loaded = providerPackage();
-    return loaded.shownOnce(new loaded.KeyProvider().check!(olds, news), true);
+    return providerPackage().check(olds, news);
   }
   diff(id: string, olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.DiffResult> {
-    const loaded = providerPackage();
-    return loaded.shownOnce(new loaded.KeyProvider().diff!(id, olds, news), true);
+    return providerPackage().diff(id, olds, news);
   }
   create(inputs: pulumi.Inputs): Promise<pulumi.dynamic.CreateResult> {
-    const loaded = providerPackage();
-    return loaded.shownOnce(new loaded.KeyProvider().create(inputs), false);
+    return providerPackage().create(inputs);
   }
   read(id: string, props: pulumi.Inputs): Promise<pulumi.dynamic.ReadResult> {
-    const loaded = providerPackage();
-    return loaded.shownOnce(new loaded.KeyProvider().read!(id, props), true);
+    return providerPackage().read(id, props);
   }
   update(id: string, olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.UpdateResult> {
-    const loaded = providerPackage();
-    return loaded.shownOnce(new loaded.KeyProvider().update!(id, olds, news), false);
+    return providerPackage().update(id, olds, news);
   }
   delete(id: string, props: pulumi.Inputs): Promise<void> {
-    const loaded = providerPackage();
-    return loaded.shownOnce(new loaded.KeyProvider().delete!(id, props), true);
+    return providerPackage().delete(id, props);
   }
 }
 
-interface ProviderPackage {
-  KeyProvider: new () => pulumi.dynamic.ResourceProvider;
-  shownOnce<T>(call: Promise<T>, hostLogs: boolean): Promise<T>;
-}
+type ProviderPackage = Required<pulumi.dynamic.ResourceProvider>;
 
 function providerPackage(): ProviderPackage {
   // By package name, not by value: the state then holds these few lines, not the provider's code.

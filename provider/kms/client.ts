@@ -3,6 +3,7 @@ import { KMSClient } from "@aws-sdk/client-kms";
 import { DefaultRateLimiter } from "@smithy/core/retry";
 import { Connection } from "../inputs";
 import { endpointProblem } from "../validation";
+import { AWS_KMS_QUOTAS } from "./quotas";
 
 /** Attempts per call, retries included (SDK retry strategy; override with AWS_MAX_ATTEMPTS). */
 export const DEFAULT_MAX_ATTEMPTS = 10;
@@ -13,22 +14,12 @@ const clients = new Map<string, KMSClient>();
 const limiters = new Map<string, DefaultRateLimiter>();
 
 /**
- * AWS's default request quotas (per second, per account and Region) of the operations with low ones: an operation's
- * limiter starts at its quota and never slows below it; it speeds up on success, so a raised quota is used too.
+ * The operations whose default quota a burst can reach (at most 15 per second): each gets a rate limiter that starts
+ * at its quota and never slows below it; it speeds up on success, so a raised quota is used too.
  */
-const DEFAULT_QUOTAS: Readonly<Record<string, number>> = {
-  CancelKeyDeletion: 5,
-  CreateKey: 5,
-  EnableKey: 5,
-  DisableKey: 5,
-  DisableKeyRotation: 5,
-  UntagResource: 5,
-  UpdateKeyDescription: 5,
-  TagResource: 10,
-  EnableKeyRotation: 15,
-  PutKeyPolicy: 15,
-  ScheduleKeyDeletion: 15,
-};
+const PACED_QUOTAS: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(AWS_KMS_QUOTAS).filter(([, perSecond]) => perSecond <= 15),
+);
 
 /** Environment variables that shape a client. Only their values' identity is kept in memory, never in state. */
 const CLIENT_ENVIRONMENT = [
@@ -108,7 +99,7 @@ function limitPerOperation(client: KMSClient, connectionKey: string): void {
 }
 
 function newLimiter(commandName: string | undefined): DefaultRateLimiter {
-  const quota = DEFAULT_QUOTAS[(commandName ?? "").replace(/Command$/, "")];
+  const quota = PACED_QUOTAS[(commandName ?? "").replace(/Command$/, "")];
   if (quota === undefined) return new DefaultRateLimiter();
   const limiter = new DefaultRateLimiter({ minFillRate: quota, minCapacity: quota });
   // Limiting from the first request: an engine that creates hundreds of keys at once would otherwise spend its whole

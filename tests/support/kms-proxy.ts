@@ -10,6 +10,7 @@
 import * as http from "node:http";
 import * as net from "node:net";
 import { randomUUID } from "node:crypto";
+import { AWS_KMS_QUOTAS } from "../../provider/kms/quotas";
 
 export type FaultKind =
   | "throttle"
@@ -50,28 +51,8 @@ export interface ProxyOptions {
   quotas?: Readonly<Record<string, number>>;
 }
 
-/**
- * AWS KMS's default request quotas per account and Region, in requests per second, for the operations this provider
- * and its tests use (KMS developer guide, "Request quotas"). Each operation's quota is independent of the others.
- */
-export const AWS_KMS_QUOTAS: Readonly<Record<string, number>> = {
-  CancelKeyDeletion: 5,
-  CreateKey: 5,
-  EnableKey: 5,
-  DisableKey: 5,
-  DisableKeyRotation: 5,
-  UntagResource: 5,
-  UpdateKeyDescription: 5,
-  TagResource: 10,
-  EnableKeyRotation: 15,
-  PutKeyPolicy: 15,
-  ScheduleKeyDeletion: 15,
-  ListKeys: 500,
-  GetKeyPolicy: 1000,
-  GetKeyRotationStatus: 1000,
-  DescribeKey: 2000,
-  ListResourceTags: 2000,
-};
+/** AWS KMS's default request quotas, the same table the provider paces itself by (checked against AWS's in the tests). */
+export { AWS_KMS_QUOTAS };
 
 /** One operation's quota: a bucket of at most one second's requests, refilled continuously at the quota's rate. */
 interface TokenBucket {
