@@ -1,11 +1,11 @@
 // The ResourceProvider for KmsKey: check and diff are pure; read observes; create, update and delete act.
 import * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckedInputs, Connection, connectionOf, DEFAULTS, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
-import { addressOf, bareKeyId, parseKeyArn } from "./keyAddress";
+import { addressOf, bareKeyId, KeyAddress, parseKeyArn } from "./keyAddress";
 import { kmsClient } from "./kms/client";
 import { KeyNotFoundError } from "./kms/errors";
 import { createKey, observedFrom, observeRotation, readKey, runAction, userTags } from "./kms/gateway";
-import { describeTracked, lookUpKey, observeKey } from "./locate";
+import { confirmGone, describeTracked, lookUpKey, observeKey } from "./locate";
 import {
   afterCancel,
   FULL_SCOPE,
@@ -95,7 +95,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
     }
     const observed = lastKnown(metadata, olds);
     return {
-      outs: outputsOf(news, await reconcileTracked(news, observed, address.connection, changesOf(olds, news))),
+      outs: outputsOf(news, await reconcileTracked(news, observed, address, changesOf(olds, news), "update")),
     };
   }
 
@@ -106,8 +106,14 @@ export class KeyProvider implements dynamic.ResourceProvider {
     const client = kmsClient(address.connection);
     const metadata = await describeTracked(address, "delete");
     const window = (props.deletionWindowInDays as number | undefined) ?? DEFAULTS.deletionWindowInDays;
-    for (const action of planDelete(metadata ? observedFrom(metadata) : undefined, window)) {
-      await runAction(client, address.reference, action);
+    try {
+      for (const action of planDelete(metadata ? observedFrom(metadata) : undefined, window)) {
+        await runAction(client, address.keyId, action);
+      }
+    } catch (err) {
+      // By ID, a key of another account is "not found": only in the key's own account does that mean gone.
+      if (!(err instanceof KeyNotFoundError)) throw err;
+      await confirmGone(address, "delete", true);
     }
   }
 }
@@ -144,7 +150,7 @@ async function adopt(reference: string, inputs: Props): Promise<dynamic.CreateRe
         `or, for a new key with these properties, remove the import option.`,
     );
   }
-  const after = await reconcileTracked(inputs, observed, address.connection, FULL_SCOPE);
+  const after = await reconcileTracked(inputs, observed, address, FULL_SCOPE, "import");
   adoptedInThisRun.add(after.arn || after.keyId);
   adoptedInThisRun.add(after.keyId);
   return { id: after.keyId, outs: outputsOf(inputs, after) };
@@ -171,16 +177,26 @@ function lastKnown(metadata: Parameters<typeof observedFrom>[0], olds: Props): O
 async function reconcileTracked(
   inputs: Props,
   observed: ObservedKey,
-  connection: Connection,
+  address: KeyAddress,
   scope: UpdateScope,
+  operation: string,
 ): Promise<ObservedKey> {
   const declared = inputs as KeyInputs;
+  const connection = address.connection;
   let after: ObservedKey;
   let plan: Plan;
   try {
     ({ observed: after, plan } = await reconcile(connection, desiredKey(declared), observed, scope));
   } catch (err) {
-    throw await partialFailure(err, inputs, undefined, observed.arn || observed.keyId, connection);
+    // By ID, a key of another account is "not found": say where the key and the run are instead.
+    const failure =
+      err instanceof KeyNotFoundError
+        ? await confirmGone(address, operation, true).then(
+            () => err,
+            (elsewhere: unknown) => elsewhere,
+          )
+        : err;
+    throw await partialFailure(failure, inputs, undefined, observed.arn || observed.keyId, connection);
   }
   if (plan.refusal) throw await partialFailure(new Error(plan.refusal), inputs, after);
   return after;
@@ -233,7 +249,7 @@ async function runPlan(
   const client = kmsClient(connection);
   let key = observed;
   for (const action of plan.actions) {
-    const state = await runAction(client, key.arn || key.keyId, action);
+    const state = await runAction(client, key.keyId, action);
     key = applied(key, action, state);
   }
   return key;

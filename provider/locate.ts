@@ -71,7 +71,7 @@ async function find<T>(
 }
 
 /** Returns when KMS's NotFoundException means the key is gone; throws when the run can't tell or can't see it. */
-async function confirmGone(address: KeyAddress, operation: string, tracked: boolean): Promise<void> {
+export async function confirmGone(address: KeyAddress, operation: string, tracked: boolean): Promise<void> {
   // A state from before ARNs were recorded: KMS's answer in the run's Region is all there is to go by.
   if (!address.arn) return;
   const run = await runPlace(address.connection, address.runConnection);

@@ -161,7 +161,11 @@ export function userTags(tags: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(tags).filter(([key]) => !isReservedTag(key)));
 }
 
-/** Makes one planned call. Returns the key state it leaves, when it changes it. */
+/**
+ * Makes one planned call, naming the key by its ID to the client of the key's Region. These operations never work
+ * across accounts, so the ID means the same key as the ARN; KMS-compatible servers such as moto take only the ID
+ * here. Returns the key state it leaves, when it changes it.
+ */
 export async function runAction(client: KMSClient, keyId: string, action: KeyAction): Promise<string | undefined> {
   const operation = operationOf(action);
   try {
@@ -222,7 +226,6 @@ async function settle(
   operation: string,
   err: unknown,
 ): Promise<string | undefined> {
-  if (action.kind === "scheduleDeletion" && isNotFound(err)) return undefined;
   if (!isInvalidState(err)) throw explain(err, { operation, keyId });
   const metadata = await describeKey(client, keyId).catch(() => undefined);
   const state = metadata?.KeyState;
