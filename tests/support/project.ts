@@ -48,7 +48,7 @@ export const LEGS: Readonly<Record<Leg["name"], Leg>> = {
   // The oldest @pulumi/pulumi this package supports, its CLI, and the system's Node.js (20).
   oldest: { name: "oldest", pulumi: "3.248.0", cli: "3.248.0" },
   // The newest @pulumi/pulumi on npm, the newest CLI the Go module proxy serves, Node.js 22.
-  newest: { name: "newest", node: "22.23.5", pulumi: "3.276.0", cli: "3.274.1" },
+  newest: { name: "newest", node: "22.23.5", pulumi: "3.276.0", cli: "3.276.0" },
 };
 
 export interface LegTools {
