@@ -269,7 +269,7 @@ const awaitingAnswers = new Map<string, number>();
 /**
  * CreateKey is not idempotent, so the SDK must not resend it blindly: a reply lost after KMS made the key would
  * leave a second, untracked key. CreateKey sends exactly what is declared, nothing to find it by; instead the
- * account's key IDs are listed before the first attempt, and after an attempt whose outcome is unknown the new IDs
+ * account's key IDs are listed before the first attempt (keyIdsBefore), and after an attempt whose outcome is unknown the new IDs
  * (ListKeys, after KMS's consistency window) are described and matched against the declaration. One match that no
  * other create of this process has taken is the key; several are refused, never guessed.
  */
@@ -281,7 +281,7 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
   let retryToken = await strategy.acquireInitialRetryToken("kms");
   const started = new Date();
   const since = new Date(started.getTime() - CLOCK_SKEW_MS);
-  const before = await listKeyIds(client).catch((err: unknown) => explain(err, { operation: "ListKeys" }));
+  const before = await keyIdsBefore(client).catch((err: unknown) => explain(err, { operation: "ListKeys" }));
   const command = new CreateKeyCommand({
     Description: desired.description,
     KeyUsage: desired.keyUsage as KeyUsageType,
@@ -381,6 +381,26 @@ function lookupSeconds(): number {
   return Number.isFinite(configured) && configured >= 0 ? configured : DEFAULT_CREATE_LOOKUP_SECONDS;
 }
 
+/** How long one listing of the account's keys serves as the "before" of every create of this process that starts. */
+const SNAPSHOT_REUSE_MS = 10_000;
+/** The latest listing per client (one client per connection), shared by the creates that start within its reuse time. */
+const snapshots = new WeakMap<KMSClient, { at: number; ids: Promise<Set<string>> }>();
+
+/**
+ * The account's key IDs listed before this create sends CreateKey. A fleet's creates share one listing per 10 s
+ * instead of one each: a listing is valid for any create that starts after it began, and the keys this process made
+ * since are its own (claimedKeys), never taken for another's.
+ */
+function keyIdsBefore(client: KMSClient): Promise<Set<string>> {
+  const latest = snapshots.get(client);
+  if (latest && Date.now() - latest.at <= SNAPSHOT_REUSE_MS) return latest.ids;
+  const listing = { at: Date.now(), ids: listKeyIds(client) };
+  snapshots.set(client, listing);
+  // A failed listing is not reused: the next create lists again.
+  listing.ids.catch(() => snapshots.get(client) === listing && snapshots.delete(client));
+  return listing.ids;
+}
+
 /** Every key ID ListKeys shows in the account and Region (1000 per page). */
 export async function listKeyIds(client: KMSClient): Promise<Set<string>> {
   const ids = new Set<string>();
@@ -432,7 +452,8 @@ async function findCreatedKey(
   const giveUp = Date.now() + window;
   for (;;) {
     for (const id of await listKeyIds(client)) {
-      if (before.has(id) || seen.has(id)) continue;
+      // Keys this process made answered their own creates: not candidates, so not described.
+      if (before.has(id) || claimedKeys.has(id) || seen.has(id)) continue;
       seen.set(id, await matchingKey(client, id, wanted, since));
     }
     const candidates = [...seen.values()].filter(

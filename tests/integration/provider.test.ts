@@ -65,6 +65,19 @@ describe("provider against a KMS server", function () {
     expect(outs.tags).to.deep.equal({ team: "payments", env: "test" });
   });
 
+  it("a fleet's creates share one listing of the account's keys: 12 keys at once, one ListKeys, 12 CreateKey", async () => {
+    // A listing of this very client made by an earlier test would be reused too: wait out its reuse time.
+    await new Promise((resolve) => setTimeout(resolve, 10_500));
+    kms.proxy.resetCounts();
+    const made = await Promise.all(Array.from({ length: 12 }, (_, i) => createKey({ description: `fleet ${i}` })));
+    expect(new Set(made.map((key) => key.id)).size).to.equal(12);
+    expect(kms.proxy.calls("CreateKey")).to.equal(12);
+    expect(kms.proxy.calls("ListKeys")).to.equal(1);
+    // The listing came before every CreateKey.
+    const operations = kms.proxy.callLog.map((c) => c.operation).filter((op) => op !== "DescribeKey");
+    expect(operations[0]).to.equal("ListKeys");
+  });
+
   it("reads a key: metadata, policy, rotation and tags", async () => {
     const { id, outs } = await createKey({
       description: "read me",
