@@ -79,6 +79,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
     const observed = importing ? await lookUpKey(address, "read") : await observeKey(address, "read");
     // Only NotFoundException for the key's own ARN means gone; a key pending deletion can be brought back.
     if (!observed) return {};
+    recentReads.set(observed.keyId, { at: Date.now(), observed });
     const outputs = outputsOf(props, observed, importing);
     return { id: observed.keyId, props: outputs, inputs: inputsOf(outputs) };
   }
@@ -87,13 +88,14 @@ export class KeyProvider implements dynamic.ResourceProvider {
     const address = addressOf(id, { ...(news as KeyInputs), arn: olds.arn });
     // One DescribeKey orders the calls safely; the rest of the key is as last read (olds), and only what
     // changed since then is changed.
-    const metadata = await describeTracked(address, "update");
-    if (!metadata?.KeyId) {
+    const refreshed = justRead(address.keyId, olds);
+    const metadata = refreshed ? undefined : await describeTracked(address, "update");
+    if (!refreshed && !metadata?.KeyId) {
       const gone = new KeyNotFoundError(address.reference, "update");
       gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` creates a new key";
       throw gone;
     }
-    const observed = lastKnown(metadata, olds);
+    const observed = refreshed ?? lastKnown(metadata!, olds);
     return {
       outs: outputsOf(news, await reconcileTracked(news, observed, address, changesOf(olds, news), "update")),
     };
@@ -104,10 +106,12 @@ export class KeyProvider implements dynamic.ResourceProvider {
     // The replacement of this resource adopted the same key (the import option): that key stays.
     if (adoptedInThisRun.has(address.reference) || adoptedInThisRun.has(address.keyId)) return;
     const client = kmsClient(address.connection);
-    const metadata = await describeTracked(address, "delete");
+    const refreshed = justRead(address.keyId, props);
+    const metadata = refreshed ? undefined : await describeTracked(address, "delete");
+    const observed = refreshed ?? (metadata ? observedFrom(metadata) : undefined);
     const window = (props.deletionWindowInDays as number | undefined) ?? DEFAULTS.deletionWindowInDays;
     try {
-      for (const action of planDelete(metadata ? observedFrom(metadata) : undefined, window)) {
+      for (const action of planDelete(observed, window)) {
         await runAction(client, address.keyId, action);
       }
     } catch (err) {
@@ -116,6 +120,26 @@ export class KeyProvider implements dynamic.ResourceProvider {
       await confirmGone(address, "delete", true);
     }
   }
+}
+
+/** How long what read() found stands in for the DescribeKey an update or delete would make: the engine's refresh. */
+const READ_REUSE_MS = 60_000;
+/** What read() found of each key in this provider process (one per deployment), and when. */
+const recentReads = new Map<string, { at: number; observed: ObservedKey }>();
+
+/**
+ * The key as this process's read() found it moments ago, when the engine's state (olds) is that read's: the refresh
+ * of `up --refresh` or `destroy --refresh`. Used once: after the update acts, the read is out of date. A change made
+ * in between by someone else makes KMS refuse the planned call, and the call's own settling reads the key then.
+ */
+function justRead(keyId: string, olds: Props): ObservedKey | undefined {
+  const read = recentReads.get(keyId);
+  recentReads.delete(keyId);
+  if (!read || Date.now() - read.at > READ_REUSE_MS) return undefined;
+  const { observed } = read;
+  const same =
+    observed.keyState === olds.keyState && (observed.deletionDate ?? undefined) === (olds.deletionDate ?? undefined);
+  return same ? observed : undefined;
 }
 
 /**

@@ -78,6 +78,39 @@ describe("provider against a KMS server", function () {
     expect(operations[0]).to.equal("ListKeys");
   });
 
+  it("an update right after read() acts on what read found; a later one, or one on another state, reads the key", async () => {
+    const { id, inputs } = await createKey({ description: "reuse" });
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    const read = await provider.read(id, { ...inputs, keyId: id });
+    kms.proxy.resetCounts();
+    await provider.update(id, read.props as Props, inputs);
+    const operations = () => kms.proxy.callLog.map((c) => c.operation);
+    // The refresh's read stands in for update's DescribeKey: only the cancel and the enable.
+    expect(operations()).to.deep.equal(["CancelKeyDeletion", "EnableKey"]);
+    expect((await describe_(id)).KeyState).to.equal("Enabled");
+
+    // Used once: the same state handed in again is out of date (the key is Enabled now), so the key is read first.
+    await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    kms.proxy.resetCounts();
+    await provider.update(id, read.props as Props, inputs);
+    expect(operations()).to.deep.equal(["DescribeKey", "CancelKeyDeletion", "EnableKey"]);
+
+    // A state that is not the read's (someone else's change since) is not taken for it.
+    await kms.raw.send(new DisableKeyCommand({ KeyId: id }));
+    const disabled = await provider.read(id, { ...inputs, keyId: id });
+    kms.proxy.resetCounts();
+    await provider.update(
+      id,
+      { ...(disabled.props as Props), keyState: "Enabled", enabled: true },
+      {
+        ...inputs,
+        description: "reuse, changed",
+      },
+    );
+    expect(operations()[0]).to.equal("DescribeKey");
+    expect(await describe_(id)).to.include({ Description: "reuse, changed", KeyState: "Disabled" });
+  });
+
   it("reads a key: metadata, policy, rotation and tags", async () => {
     const { id, outs } = await createKey({
       description: "read me",
