@@ -272,6 +272,9 @@ function updateOp(from: string): OpSpec {
         await ctx.moto.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
       }
       if (!["Enabled", "Disabled", "PendingDeletion"].includes(from)) ctx.proxy.overrideKeyState(id, from);
+      // A key in a state that refuses changes: right after a refresh, update() refuses from that read without calling
+      // KMS, so the cell is `up` without --refresh: the state an earlier run recorded, and update's own DescribeKey.
+      if (refusing) return { ...p, news: await check(ctx, declared, p.outs!) };
       // The refresh before the update: the engine hands update() what read() reported.
       const refreshed = await ctx.provider.read(id, p.outs!);
       const props = refreshed.props as Props;
