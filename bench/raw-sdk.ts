@@ -46,17 +46,23 @@ export async function compareWithRawSdk(kms: LocalKms, keys: number): Promise<Ra
     return result;
   };
 
+  // Both as `pulumi up --refresh` recovers a key: scheduled for deletion, then read, then brought back.
   const viaProvider = async () => {
     const created = await timed("create", "provider", () => provider.create(inputs));
-    const read = await timed("read", "provider", () => provider.read(created.id, created.outs as Props));
     await scheduleDeletion(kms, [created.id]);
-    await timed("recover", "provider", () => provider.update(created.id, read.props as Props, inputs));
+    const read = await timed("read", "provider", () => provider.read(created.id, created.outs as Props));
+    const recovered = await timed("recover", "provider", () =>
+      provider.update(created.id, read.props as Props, inputs),
+    );
+    const state = (recovered.outs as Props | undefined)?.keyState;
+    if (state !== "Enabled") throw new Error(`the provider left key ${created.id} ${String(state)}, not Enabled`);
   };
   const viaRawSdk = async () => {
     const created = await timed("create", "rawSdk", () =>
       raw.send(new CreateKeyCommand({ Description: BENCH_KEY.description })),
     );
     const KeyId = created.KeyMetadata!.KeyId!;
+    await scheduleDeletion(kms, [KeyId]);
     await timed("read", "rawSdk", () =>
       Promise.all([
         raw.send(new DescribeKeyCommand({ KeyId })),
@@ -65,7 +71,6 @@ export async function compareWithRawSdk(kms: LocalKms, keys: number): Promise<Ra
         raw.send(new ListResourceTagsCommand({ KeyId })),
       ]),
     );
-    await scheduleDeletion(kms, [KeyId]);
     await timed("recover", "rawSdk", async () => {
       await raw.send(new CancelKeyDeletionCommand({ KeyId }));
       await raw.send(new EnableKeyCommand({ KeyId }));
