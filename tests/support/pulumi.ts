@@ -23,6 +23,14 @@ import {
   UpResult,
 } from "@pulumi/pulumi/automation";
 
+// Inline programs run in this process, hundreds per suite, and @pulumi/pulumi's gRPC clients share grpc-js's global
+// subchannel pool. A later engine can listen on a port an earlier one used; its clients then get that port's old
+// subchannel, still in TRANSIENT_FAILURE ("14 UNAVAILABLE: No connection established. Last error: null"), which the
+// runtime takes for the engine shutting down: the program registers nothing. Each client gets a pool of its own.
+(require("@pulumi/pulumi/runtime/settings") as { grpcClientOptions: Record<string, unknown> }).grpcClientOptions[
+  "grpc.use_local_subchannel_pool"
+] = 1;
+
 /** The repository's root: the folder whose package.json is pulumi-kms-key's. */
 export const REPO_ROOT = findRepoRoot(__dirname);
 
