@@ -86,16 +86,13 @@ export class KeyProvider implements dynamic.ResourceProvider {
 
   async update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
     const address = addressOf(id, { ...(news as KeyInputs), arn: olds.arn });
-    // One DescribeKey orders the calls safely; the rest of the key is as last read (olds), and only what
-    // changed since then is changed.
-    const refreshed = justRead(address.keyId, olds);
-    const metadata = refreshed ? undefined : await describeTracked(address, "update");
-    if (!refreshed && !metadata?.KeyId) {
+    // Only what changed since the key was last read (olds) is changed.
+    const observed = await currentKey(address, olds, "update");
+    if (!observed) {
       const gone = new KeyNotFoundError(address.reference, "update");
       gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` creates a new key";
       throw gone;
     }
-    const observed = refreshed ?? lastKnown(metadata!, olds);
     return {
       outs: outputsOf(news, await reconcileTracked(news, observed, address, changesOf(olds, news), "update")),
     };
@@ -106,9 +103,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
     // The replacement of this resource adopted the same key (the import option): that key stays.
     if (adoptedInThisRun.has(address.reference) || adoptedInThisRun.has(address.keyId)) return;
     const client = kmsClient(address.connection);
-    const refreshed = justRead(address.keyId, props);
-    const metadata = refreshed ? undefined : await describeTracked(address, "delete");
-    const observed = refreshed ?? (metadata ? observedFrom(metadata) : undefined);
+    const observed = await currentKey(address, props, "delete");
     const window = (props.deletionWindowInDays as number | undefined) ?? DEFAULTS.deletionWindowInDays;
     try {
       for (const action of planDelete(observed, window)) {
@@ -126,6 +121,17 @@ export class KeyProvider implements dynamic.ResourceProvider {
 const READ_REUSE_MS = 60_000;
 /** What read() found of each key in this provider process (one per deployment), and when. */
 const recentReads = new Map<string, { at: number; observed: ObservedKey }>();
+
+/**
+ * The key as it is now, undefined when it is gone: this process's refresh read of it moments ago, else one DescribeKey
+ * (which orders the calls safely) with policy, rotation and tags as last read.
+ */
+async function currentKey(address: KeyAddress, olds: Props, operation: string): Promise<ObservedKey | undefined> {
+  const refreshed = justRead(address.keyId, olds);
+  if (refreshed) return refreshed;
+  const metadata = await describeTracked(address, operation);
+  return metadata?.KeyId ? lastKnown(metadata, olds) : undefined;
+}
 
 /**
  * The key as this process's read() found it moments ago, when the engine's state (olds) is that read's: the refresh
