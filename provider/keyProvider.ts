@@ -2,7 +2,6 @@
 import * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckedInputs, Connection, connectionOf, DEFAULTS, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
 import { addressOf, bareKeyId, KeyAddress, parseKeyArn } from "./keyAddress";
-import { kmsClient } from "./kms/client";
 import { KeyNotFoundError } from "./kms/errors";
 import { createKey, observedFrom, observeRotation, readKey, runAction, userTags } from "./kms/gateway";
 import { confirmGone, describeTracked, lookUpKey, observeKey } from "./locate";
@@ -20,6 +19,7 @@ import {
   UpdateScope,
 } from "./plan";
 import { policiesEquivalent } from "./policy";
+import { ProviderSession } from "./session";
 import { parseKeyReference, UNKNOWN, validateInputs } from "./validation";
 
 /** Changing these makes a different key: KMS can't change them in place. */
@@ -37,22 +37,32 @@ const STATE_ONLY_INPUTS = [
 type Props = Record<string, unknown>;
 
 export class KeyProvider implements dynamic.ResourceProvider {
+  /** What this provider process remembers between calls (one per deployment). */
+  constructor(private readonly session = new ProviderSession()) {}
+
   async check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
-    const failures = validateInputs(news);
+    // A null input (a JavaScript program, an Output that resolves to null) means the same as an absent one.
+    const declared = withoutNulls(news);
+    const failures = validateInputs(declared);
     if (failures.length > 0) return { failures };
-    return { inputs: withDefaults(news) };
+    return { inputs: withDefaults(declared) };
   }
 
   async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
+    const tracked = typeof olds.arn === "string" ? olds.arn : undefined;
+    // The import option still names the key this resource tracks: a replacement must not adopt it (see adopt).
+    if (tracked && typeof news.importKeyId === "string" && namesKey(news.importKeyId, tracked)) {
+      this.session.rememberTrackedWhileImported(tracked);
+    }
     return diffKey(olds, news);
   }
 
   async create(inputs: Props): Promise<dynamic.CreateResult> {
     const declared = inputs as KeyInputs;
-    if (declared.importKeyId !== undefined) return adopt(declared.importKeyId, inputs);
+    if (declared.importKeyId !== undefined) return adopt(this.session, declared.importKeyId, inputs);
     const desired = desiredKey(declared);
     const connection = connectionOf(declared);
-    const metadata = await createKey(connection, desired);
+    const metadata = await createKey(this.session, connection, desired);
     let observed = observedFrom(metadata, {
       policy: desired.policy,
       rotation: { enabled: false },
@@ -60,10 +70,10 @@ export class KeyProvider implements dynamic.ResourceProvider {
     });
     const actions = planAfterCreate(desired);
     try {
-      observed = await runPlan(connection, observed, { actions });
+      observed = await runPlan(this.session, connection, observed, { actions });
     } catch (err) {
       // The key exists: hand it to the engine with the error so it stays tracked.
-      throw await partialFailure(err, inputs, observed);
+      throw await partialFailure(this.session, err, inputs, observed);
     }
     return { id: observed.keyId, outs: outputsOf(inputs, observed) };
   }
@@ -76,10 +86,12 @@ export class KeyProvider implements dynamic.ResourceProvider {
       if ("error" in reference) throw new Error(`cannot read the key: ${reference.error}`);
     }
     const address = addressOf(id, props as KeyInputs);
-    const observed = importing ? await lookUpKey(address, "read") : await observeKey(address, "read");
+    const observed = importing
+      ? await lookUpKey(this.session, address, "read")
+      : await observeKey(this.session, address, "read");
     // Only NotFoundException for the key's own ARN means gone; a key pending deletion can be brought back.
     if (!observed) return {};
-    recentReads.set(observed.keyId, { at: Date.now(), observed });
+    this.session.rememberRead(observed);
     const outputs = outputsOf(props, observed, importing);
     return { id: observed.keyId, props: outputs, inputs: inputsOf(outputs) };
   }
@@ -87,23 +99,33 @@ export class KeyProvider implements dynamic.ResourceProvider {
   async update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
     const address = addressOf(id, { ...(news as KeyInputs), arn: olds.arn });
     // Only what changed since the key was last read (olds) is changed.
-    const observed = await currentKey(address, olds, "update");
+    const observed = await currentKey(this.session, address, olds, "update");
     if (!observed) {
       const gone = new KeyNotFoundError(address.reference, "update");
       gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` creates a new key";
       throw gone;
     }
     return {
-      outs: outputsOf(news, await reconcileTracked(news, observed, address, changesOf(olds, news), "update")),
+      outs: outputsOf(
+        news,
+        await reconcileTracked(this.session, news, observed, address, changesOf(olds, news), "update"),
+      ),
     };
   }
 
   async delete(id: string, props: Props): Promise<void> {
     const address = addressOf(id, props as KeyInputs);
-    // The replacement of this resource adopted the same key (the import option): that key stays.
-    if (adoptedInThisRun.has(address.reference) || adoptedInThisRun.has(address.keyId)) return;
-    const client = kmsClient(address.connection);
-    const observed = await currentKey(address, props, "delete");
+    const arn = address.arn?.arn;
+    // Another resource of this stack took the same key over in this run (the import option): that key stays its.
+    if (this.session.wasAdopted(arn)) return;
+    if (this.session.isTrackedWhileImported(arn)) {
+      throw new Error(
+        `not scheduling KMS key ${arn} for deletion: a resource this program declares tracks it, and its import ` +
+          `option still names it. Remove the import option (only the first pulumi up needs it) and run pulumi up again.`,
+      );
+    }
+    const client = this.session.client(address.connection);
+    const observed = await currentKey(this.session, address, props, "delete");
     const window = (props.deletionWindowInDays as number | undefined) ?? DEFAULTS.deletionWindowInDays;
     try {
       for (const action of planDelete(observed, window)) {
@@ -112,64 +134,82 @@ export class KeyProvider implements dynamic.ResourceProvider {
     } catch (err) {
       // By ID, a key of another account is "not found": only in the key's own account does that mean gone.
       if (!(err instanceof KeyNotFoundError)) throw err;
-      await confirmGone(address, "delete", true);
+      await confirmGone(this.session, address, "delete", true);
     }
   }
 }
 
-/** How long what read() found stands in for the DescribeKey an update or delete would make: the engine's refresh. */
-const READ_REUSE_MS = 60_000;
-/** What read() found of each key in this provider process (one per deployment), and when. */
-const recentReads = new Map<string, { at: number; observed: ObservedKey }>();
+/** Whether a key ID or ARN a person gave names the key of this ARN. */
+function namesKey(reference: string, arn: string): boolean {
+  const given = parseKeyArn(reference);
+  const tracked = parseKeyArn(arn);
+  if (!tracked) return false;
+  if (!given) return bareKeyId(reference) === tracked.keyId;
+  return (
+    given.keyId === tracked.keyId &&
+    given.account === tracked.account &&
+    (given.region === "" || given.region === tracked.region)
+  );
+}
 
 /**
  * The key as it is now, undefined when it is gone: this process's refresh read of it moments ago, else one DescribeKey
  * (which orders the calls safely) with policy, rotation and tags as last read.
  */
-async function currentKey(address: KeyAddress, olds: Props, operation: string): Promise<ObservedKey | undefined> {
-  const refreshed = justRead(address.keyId, olds);
+async function currentKey(
+  session: ProviderSession,
+  address: KeyAddress,
+  olds: Props,
+  operation: string,
+): Promise<ObservedKey | undefined> {
+  const refreshed = justRead(session, address, olds);
   if (refreshed) return refreshed;
-  const metadata = await describeTracked(address, operation);
+  const metadata = await describeTracked(session, address, operation);
   return metadata?.KeyId ? lastKnown(metadata, olds) : undefined;
 }
 
 /**
  * The key as this process's read() found it moments ago, when the engine's state (olds) is that read's: the refresh
- * of `up --refresh` or `destroy --refresh`. Used once: after the update acts, the read is out of date. A change made
- * in between by someone else makes KMS refuse the planned call, and the call's own settling reads the key then.
+ * of `up --refresh` or `destroy --refresh`. A change made in between by someone else makes KMS refuse the planned
+ * call, and the call's own settling reads the key then.
  */
-function justRead(keyId: string, olds: Props): ObservedKey | undefined {
-  const read = recentReads.get(keyId);
-  recentReads.delete(keyId);
-  if (!read || Date.now() - read.at > READ_REUSE_MS) return undefined;
-  const { observed } = read;
+function justRead(session: ProviderSession, address: KeyAddress, olds: Props): ObservedKey | undefined {
+  // By the whole ARN: a multi-Region primary and its replicas share one key ID.
+  const observed = session.takeRecentRead(address.arn?.arn);
+  if (!observed) return undefined;
   const same =
     observed.keyState === olds.keyState && (observed.deletionDate ?? undefined) === (olds.deletionDate ?? undefined);
   return same ? observed : undefined;
 }
 
 /**
- * Keys create() adopted in this provider process (one per deployment). With the import option still in the program, a
- * replacement (`up --replace`, replaceOnChanges) adopts the very key the replaced resource tracks; the engine's
- * delete of the replaced resource then finds it here.
- */
-const adoptedInThisRun = new Set<string>();
-
-/**
  * The engine can't import dynamic resources (its Read for an import carries no provider: pulumi/pulumi#16175),
  * so KmsKey turns the `import` option into this: take over the existing key, as an update would reconcile it.
  */
-async function adopt(reference: string, inputs: Props): Promise<dynamic.CreateResult> {
+async function adopt(session: ProviderSession, reference: string, inputs: Props): Promise<dynamic.CreateResult> {
   const parsed = parseKeyReference(reference);
   if ("error" in parsed) throw new Error(`cannot import the key: ${parsed.error}`);
   const declared = inputs as KeyInputs;
   // A key ARN is read in its own Region and account, whatever the run's are.
   const address = addressOf(reference, declared);
-  const observed = await lookUpKey(address, "import", " Remove the import option to create a new key instead.").catch(
-    (err: Error) => {
-      throw new Error(`cannot import the key: ${err.message}`);
-    },
-  );
+  const observed = await lookUpKey(
+    session,
+    address,
+    "import",
+    " Remove the import option to create a new key instead.",
+  ).catch((err: Error) => {
+    throw new Error(`cannot import the key: ${err.message}`);
+  });
+  // A replacement (pulumi up --replace, replaceOnChanges) of the resource that tracks this key would adopt the very
+  // key it replaces, and the engine's delete of the replaced resource (maybe in a later run) would then schedule it.
+  if (session.isTrackedWhileImported(observed.arn)) {
+    throw new Error(
+      `cannot import KMS key ${observed.arn}: a resource of this stack already tracks it, and the import option still ` +
+        `names it, so this replacement would take over the key it replaces. Nothing was changed. Remove the import ` +
+        `option (only the first pulumi up needs it) and run pulumi up again: a replacement then makes a new key and ` +
+        `schedules the old one for deletion; to keep the key, don't replace the resource.`,
+    );
+  }
   const desired = desiredKey(declared);
   const mismatches = REPLACE_ON_CHANGE.filter((name) => desired[name] !== observed[name]).map(
     (name) => `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,
@@ -180,9 +220,8 @@ async function adopt(reference: string, inputs: Props): Promise<dynamic.CreateRe
         `or, for a new key with these properties, remove the import option.`,
     );
   }
-  const after = await reconcileTracked(inputs, observed, address, FULL_SCOPE, "import");
-  adoptedInThisRun.add(after.arn || after.keyId);
-  adoptedInThisRun.add(after.keyId);
+  const after = await reconcileTracked(session, inputs, observed, address, FULL_SCOPE, "import");
+  session.rememberAdopted(after.arn);
   return { id: after.keyId, outs: outputsOf(inputs, after) };
 }
 
@@ -205,6 +244,7 @@ function lastKnown(metadata: Parameters<typeof observedFrom>[0], olds: Props): O
 
 /** reconcile(), with any failure or refusal carrying the key's id and properties so the engine keeps tracking it. */
 async function reconcileTracked(
+  session: ProviderSession,
   inputs: Props,
   observed: ObservedKey,
   address: KeyAddress,
@@ -216,19 +256,19 @@ async function reconcileTracked(
   let after: ObservedKey;
   let plan: Plan;
   try {
-    ({ observed: after, plan } = await reconcile(connection, desiredKey(declared), observed, scope));
+    ({ observed: after, plan } = await reconcile(session, connection, desiredKey(declared), observed, scope));
   } catch (err) {
     // By ID, a key of another account is "not found": say where the key and the run are instead.
     const failure =
       err instanceof KeyNotFoundError
-        ? await confirmGone(address, operation, true).then(
+        ? await confirmGone(session, address, operation, true).then(
             () => err,
             (elsewhere: unknown) => elsewhere,
           )
         : err;
-    throw await partialFailure(failure, inputs, undefined, observed.arn || observed.keyId, connection);
+    throw await partialFailure(session, failure, inputs, undefined, observed.arn || observed.keyId, connection);
   }
-  if (plan.refusal) throw await partialFailure(new Error(plan.refusal), inputs, after);
+  if (plan.refusal) throw await partialFailure(session, new Error(plan.refusal), inputs, after);
   return after;
 }
 
@@ -237,14 +277,17 @@ async function reconcileTracked(
  * then finds another state (PendingImport: the imported key material is gone) does it plan the rest again.
  */
 async function reconcile(
+  session: ProviderSession,
   connection: ReturnType<typeof connectionOf>,
   desired: ReturnType<typeof desiredKey>,
   observed: ObservedKey,
   scope: UpdateScope,
 ): Promise<{ observed: ObservedKey; plan: Plan }> {
   let plan = planUpdate(desired, observed, scope);
-  if (plan.actions[0]?.kind !== "cancelDeletion") return { observed: await runPlan(connection, observed, plan), plan };
-  let cancelled = await runPlan(connection, observed, { actions: [plan.actions[0]] });
+  if (plan.actions[0]?.kind !== "cancelDeletion") {
+    return { observed: await runPlan(session, connection, observed, plan), plan };
+  }
+  let cancelled = await runPlan(session, connection, observed, { actions: [plan.actions[0]] });
   scope = afterCancel(scope);
   if (
     scope.changed.has("rotation") &&
@@ -252,31 +295,32 @@ async function reconcile(
     !cancelled.unreadable.includes("rotation")
   ) {
     // KMS hides the rotation status of a key pending deletion and restores it on cancel: read it now.
-    const rotation = await observeRotation(kmsClient(connection), cancelled.keyId);
+    const rotation = await observeRotation(session.client(connection), cancelled.keyId);
     if (rotation) {
       cancelled = { ...cancelled, enableKeyRotation: rotation.enabled, rotationPeriodInDays: rotation.periodInDays };
     }
   }
   plan = planUpdate(desired, cancelled, scope);
   try {
-    return { observed: await runPlan(connection, cancelled, plan), plan };
+    return { observed: await runPlan(session, connection, cancelled, plan), plan };
   } catch (err) {
     const state = (err as { currentState?: string }).currentState;
     if (state === undefined || state === cancelled.keyState) throw err;
     // KMS left the key in another state than expected: plan the rest from there.
     const actual = { ...cancelled, keyState: state };
     plan = planUpdate(desired, actual, scope);
-    return { observed: await runPlan(connection, actual, plan), plan };
+    return { observed: await runPlan(session, connection, actual, plan), plan };
   }
 }
 
 /** Makes the calls in order and returns the key as they leave it. */
 async function runPlan(
+  session: ProviderSession,
   connection: ReturnType<typeof connectionOf>,
   observed: ObservedKey,
   plan: Pick<Plan, "actions">,
 ): Promise<ObservedKey> {
-  const client = kmsClient(connection);
+  const client = session.client(connection);
   let key = observed;
   for (const action of plan.actions) {
     const state = await runAction(client, key.keyId, action);
@@ -316,6 +360,7 @@ export function applied(key: ObservedKey, action: KeyAction, state: string | und
 
 /** An error that carries the key's id and properties, so the engine keeps tracking a key that exists. */
 async function partialFailure(
+  session: ProviderSession,
   err: unknown,
   inputs: Props,
   known: ObservedKey | undefined,
@@ -325,7 +370,7 @@ async function partialFailure(
   const error = err instanceof Error ? err : new Error(String(err));
   let observed = known;
   if (!observed && id) {
-    observed = await readKey(connection, id).catch(() => undefined);
+    observed = await readKey(session, connection, id).catch(() => undefined);
   }
   if (!observed) return error;
   return Object.assign(error, {
@@ -492,6 +537,11 @@ export function inputsOf(outputs: KeyOutputs): Props {
   const inputs: Props = { ...outputs };
   for (const name of ["keyId", "arn", "creationDate", "origin", "keyManager", "unreadable"]) delete inputs[name];
   return inputs;
+}
+
+/** The inputs without the ones given as null: the engine passes those along, and they mean "not declared". */
+function withoutNulls(props: Props): Props {
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== null));
 }
 
 function stripUndefined(props: Props): Props {

@@ -2,27 +2,41 @@
 // means the key is gone; a run that can't see the key from where it runs fails, saying where each of them is.
 import { KeyMetadata } from "@aws-sdk/client-kms";
 import { bareKeyId, KeyAddress, KeyArn, parseKeyArn, placeOf } from "./keyAddress";
-import { kmsClient } from "./kms/client";
 import { isAccessDenied } from "./kms/errors";
 import { describeKey, readKey } from "./kms/gateway";
 import { RunPlace, runPlace } from "./kms/identity";
 import { ObservedKey } from "./plan";
+import type { ProviderSession } from "./session";
 
 /** A tracked key as KMS has it (the four reads); undefined only when it is gone. */
-export function observeKey(address: KeyAddress, operation: string, tracked = true): Promise<ObservedKey | undefined> {
-  const look = () => readKey(address.connection, address.reference);
-  return find(address, operation, tracked, look, (key) => key.arn);
+export function observeKey(
+  session: ProviderSession,
+  address: KeyAddress,
+  operation: string,
+  tracked = true,
+): Promise<ObservedKey | undefined> {
+  const look = () => readKey(session, address.connection, address.reference);
+  return find(session, address, operation, tracked, look, (key) => key.arn);
 }
 
 /** A tracked key's metadata (DescribeKey alone); undefined only when it is gone. */
-export function describeTracked(address: KeyAddress, operation: string): Promise<KeyMetadata | undefined> {
-  const look = () => describeKey(kmsClient(address.connection), address.reference);
-  return find(address, operation, true, look, (metadata) => metadata.Arn);
+export function describeTracked(
+  session: ProviderSession,
+  address: KeyAddress,
+  operation: string,
+): Promise<KeyMetadata | undefined> {
+  const look = () => describeKey(session.client(address.connection), address.reference);
+  return find(session, address, operation, true, look, (metadata) => metadata.Arn);
 }
 
 /** A key a person named (the import option, KmsKey.get): it must exist, where its ARN or the run says. */
-export async function lookUpKey(address: KeyAddress, operation: string, whenMissing = ""): Promise<ObservedKey> {
-  const observed = await observeKey(address, operation, false);
+export async function lookUpKey(
+  session: ProviderSession,
+  address: KeyAddress,
+  operation: string,
+  whenMissing = "",
+): Promise<ObservedKey> {
+  const observed = await observeKey(session, address, operation, false);
   if (observed) return observed;
   if (address.arn) {
     throw new Error(
@@ -30,7 +44,7 @@ export async function lookUpKey(address: KeyAddress, operation: string, whenMiss
         `(KMS answered NotFoundException there). Check the key's ARN.${whenMissing}`,
     );
   }
-  const run = await runPlace(address.connection, address.runConnection);
+  const run = await runPlace(session, address.connection, address.runConnection);
   throw new Error(
     `${operation}: KMS has no key ${address.keyId} in this run's ${placeOf(run.account, run.region)}${problemOf(run)}. ` +
       `If the key is in another Region or account, give its key ARN instead of its ID.${whenMissing}`,
@@ -38,6 +52,7 @@ export async function lookUpKey(address: KeyAddress, operation: string, whenMiss
 }
 
 async function find<T>(
+  session: ProviderSession,
   address: KeyAddress,
   operation: string,
   tracked: boolean,
@@ -50,7 +65,7 @@ async function find<T>(
   } catch (err) {
     // Access denied to a key of another account usually means the run is in the wrong account: say so.
     if (address.arn && isAccessDenied((err as { cause?: unknown }).cause)) {
-      const run = await runPlace(address.connection, address.runConnection);
+      const run = await runPlace(session, address.connection, address.runConnection);
       if (run.account !== undefined && run.account !== address.arn.account) {
         throw new Error(elsewhere(address.arn, run, operation, "AccessDeniedException", tracked));
       }
@@ -58,7 +73,7 @@ async function find<T>(
     throw err;
   }
   if (found === undefined) {
-    await confirmGone(address, operation, tracked);
+    await confirmGone(session, address, operation, tracked);
     return undefined;
   }
   const answered = parseKeyArn(arnOf(found));
@@ -71,10 +86,15 @@ async function find<T>(
 }
 
 /** Returns when KMS's NotFoundException means the key is gone; throws when the run can't tell or can't see it. */
-export async function confirmGone(address: KeyAddress, operation: string, tracked: boolean): Promise<void> {
+export async function confirmGone(
+  session: ProviderSession,
+  address: KeyAddress,
+  operation: string,
+  tracked: boolean,
+): Promise<void> {
   // A state from before ARNs were recorded: KMS's answer in the run's Region is all there is to go by.
   if (!address.arn) return;
-  const run = await runPlace(address.connection, address.runConnection);
+  const run = await runPlace(session, address.connection, address.runConnection);
   if (run.account === address.arn.account) return;
   throw new Error(elsewhere(address.arn, run, operation, "NotFoundException", tracked));
 }

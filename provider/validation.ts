@@ -154,6 +154,15 @@ export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
         `importKeyId (the import option) must name an existing key: ${reference?.error ?? `got ${show(news.importKeyId)}`}`,
       );
     }
+    // A key's Region is its ARN's: a declared Region that disagrees would later plan the imported key's replacement.
+    const keyRegion = parseKeyArn(news.importKeyId)?.region;
+    if (keyRegion && known("region") && news.region !== keyRegion) {
+      fail(
+        "region",
+        `region is ${show(news.region)} but the import option names a key in ${show(keyRegion)} (${show(news.importKeyId)}); ` +
+          `declare region: ${show(keyRegion)} or leave region out (a key ARN says where the key is)`,
+      );
+    }
   }
   if (known("endpoint")) {
     const reason = endpointProblem(news.endpoint, news.allowInsecureEndpoint === true);

@@ -1,4 +1,5 @@
-// Builds KMS clients from the SDK's own credential chain and retry strategy; nothing here is ever serialized.
+// Builds KMS clients from the SDK's own credential chain and retry strategy; ProviderSession keeps them. Nothing here
+// is ever serialized.
 import { KMSClient } from "@aws-sdk/client-kms";
 import { DefaultRateLimiter } from "@smithy/core/retry";
 import { Connection } from "../inputs";
@@ -7,11 +8,6 @@ import { AWS_KMS_QUOTAS } from "./quotas";
 
 /** Attempts per call, retries included (SDK retry strategy; override with AWS_MAX_ATTEMPTS). */
 export const DEFAULT_MAX_ATTEMPTS = 10;
-
-const clients = new Map<string, KMSClient>();
-
-/** The SDK's adaptive rate limiter, one per connection and KMS operation, shared by every client of the process. */
-const limiters = new Map<string, DefaultRateLimiter>();
 
 /**
  * The operations whose default quota a burst can reach (at most 15 per second): each gets a rate limiter that starts
@@ -32,43 +28,47 @@ const CLIENT_ENVIRONMENT = [
   "AWS_RETRY_MODE",
 ];
 
-/** One client per connection and process; one rate limiter per operation, so each learns its own quota. */
-export function kmsClient(connection: Connection, options: { retries?: boolean } = {}): KMSClient {
-  // The SDK warns on Node.js 20 about its releases after January 2027; lock file pins releases that run on 20.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const endpoint = connection.endpoint ?? environmentEndpoint();
-  if (endpoint !== undefined) {
-    const fromEnvironment = connection.endpoint === undefined;
-    const problem = endpointProblem(
-      endpoint,
-      connection.allowInsecureEndpoint === true || insecureAllowedByEnvironment(),
-      fromEnvironment
-        ? "set allowInsecureEndpoint: true on the key (or PULUMI_KMS_KEY_ALLOW_INSECURE_ENDPOINT=true)"
-        : undefined,
-    );
-    if (problem)
-      throw new Error(fromEnvironment ? `${problem} (from AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL)` : problem);
-  }
-  const retries = options.retries ?? true;
-  // The environment is part of the key: tests (and long-lived hosts) may change it between calls.
-  const connectionKey = JSON.stringify([
+/** What identifies a connection: its inputs and the environment (tests and long-lived hosts may change it). */
+export function connectionKey(connection: Connection): string {
+  return JSON.stringify([
     connection.region,
     connection.endpoint,
     ...CLIENT_ENVIRONMENT.map((name) => process.env[name]),
   ]);
-  const cacheKey = `${connectionKey}|${retries}`;
-  let client = clients.get(cacheKey);
-  if (!client) {
-    const maxAttempts = retries ? Number(process.env.AWS_MAX_ATTEMPTS) || DEFAULT_MAX_ATTEMPTS : 1;
-    client = new KMSClient({
-      ...(connection.region ? { region: connection.region } : {}),
-      ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
-      maxAttempts,
-      retryMode: process.env.AWS_RETRY_MODE ?? "standard",
-    });
-    limitPerOperation(client, connectionKey);
-    clients.set(cacheKey, client);
-  }
+}
+
+/** Refuses an endpoint (declared, or from the environment) before any client is made for it. */
+export function checkedEndpoint(connection: Connection): void {
+  // The SDK warns on Node.js 20 about its releases after January 2027; lock file pins releases that run on 20.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const endpoint = connection.endpoint ?? environmentEndpoint();
+  if (endpoint === undefined) return;
+  const fromEnvironment = connection.endpoint === undefined;
+  const problem = endpointProblem(
+    endpoint,
+    connection.allowInsecureEndpoint === true || insecureAllowedByEnvironment(),
+    fromEnvironment
+      ? "set allowInsecureEndpoint: true on the key (or PULUMI_KMS_KEY_ALLOW_INSECURE_ENDPOINT=true)"
+      : undefined,
+  );
+  if (problem)
+    throw new Error(fromEnvironment ? `${problem} (from AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL)` : problem);
+}
+
+/** A client of the SDK's own credential chain and retry strategy, each attempt paced by its operation's limiter. */
+export function newKmsClient(
+  connection: Connection,
+  retries: boolean,
+  limiterOf: (operation: string) => DefaultRateLimiter,
+): KMSClient {
+  const maxAttempts = retries ? Number(process.env.AWS_MAX_ATTEMPTS) || DEFAULT_MAX_ATTEMPTS : 1;
+  const client = new KMSClient({
+    ...(connection.region ? { region: connection.region } : {}),
+    ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
+    maxAttempts,
+    retryMode: process.env.AWS_RETRY_MODE ?? "standard",
+  });
+  limitPerOperation(client, limiterOf);
   return client;
 }
 
@@ -77,12 +77,10 @@ export function kmsClient(connection: Connection, options: { retries?: boolean }
  * rate for the whole client, so a throttled CreateKey would slow every read too. Here each attempt waits for its own
  * operation's limiter, which slows down on a throttle and speeds up again on successes; retries stay the SDK's.
  */
-function limitPerOperation(client: KMSClient, connectionKey: string): void {
+function limitPerOperation(client: KMSClient, limiterOf: (operation: string) => DefaultRateLimiter): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const key = `${connectionKey}|${context.commandName ?? ""}`;
-      let limiter = limiters.get(key);
-      if (!limiter) limiters.set(key, (limiter = newLimiter(context.commandName)));
+      const limiter = limiterOf((context.commandName ?? "").replace(/Command$/, ""));
       await limiter.getSendToken();
       try {
         const output = await next(args);
@@ -98,8 +96,8 @@ function limitPerOperation(client: KMSClient, connectionKey: string): void {
   );
 }
 
-function newLimiter(commandName: string | undefined): DefaultRateLimiter {
-  const quota = PACED_QUOTAS[(commandName ?? "").replace(/Command$/, "")];
+export function newLimiter(operation: string): DefaultRateLimiter {
+  const quota = PACED_QUOTAS[operation];
   if (quota === undefined) return new DefaultRateLimiter();
   const limiter = new DefaultRateLimiter({ minFillRate: quota, minCapacity: quota });
   // Limiting from the first request: an engine that creates hundreds of keys at once would otherwise spend its whole

@@ -14,8 +14,8 @@ import {
   KeySpec,
   KeyUsageType,
   KMSClient,
-  ListKeysCommand,
-  ListResourceTagsCommand,
+  paginateListKeys,
+  paginateListResourceTags,
   PutKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
   Tag,
@@ -26,7 +26,7 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { Connection, DesiredKey } from "../inputs";
 import { isPendingDeletion, isReservedTag, KeyAction, ObservedKey, STATE_AFTER_CANCEL } from "../plan";
-import { kmsClient } from "./client";
+import type { ProviderSession } from "../session";
 import { errorName, explain, isAccessDenied, isInvalidState, isNotFound } from "./errors";
 
 /** DescribeKey; undefined when the key does not exist. */
@@ -42,8 +42,12 @@ export async function describeKey(client: KMSClient, keyId: string): Promise<Key
 }
 
 /** Everything read() reports about a key; undefined only when KMS says the key does not exist. */
-export async function readKey(connection: Connection, keyId: string): Promise<ObservedKey | undefined> {
-  const client = kmsClient(connection);
+export async function readKey(
+  session: ProviderSession,
+  connection: Connection,
+  keyId: string,
+): Promise<ObservedKey | undefined> {
+  const client = session.client(connection);
   const unreadable: string[] = [];
   // All four at once (one round trip, not two): the parts name the key exactly as DescribeKey does.
   const [described, policy, rotation, tags] = await Promise.allSettled([
@@ -114,14 +118,11 @@ async function readRotation(client: KMSClient, keyId: string): Promise<Rotation>
 
 async function readTags(client: KMSClient, keyId: string): Promise<Record<string, string>> {
   const tags: Record<string, string> = {};
-  let marker: string | undefined;
-  do {
-    const out = await client.send(new ListResourceTagsCommand({ KeyId: keyId, Marker: marker }));
-    for (const tag of out.Tags ?? []) {
+  for await (const page of paginateListResourceTags({ client }, { KeyId: keyId })) {
+    for (const tag of page.Tags ?? []) {
       if (tag.TagKey !== undefined) tags[tag.TagKey] = tag.TagValue ?? "";
     }
-    marker = out.Truncated ? out.NextMarker : undefined;
-  } while (marker);
+  }
   return tags;
 }
 
@@ -261,27 +262,28 @@ const LOOKUP_POLL_MS = 500;
 // KMS accepts a request whose clock is up to 5 minutes off its own, so CreationDate is compared with that allowance.
 const CLOCK_SKEW_MS = 5 * 60_000;
 
-/** Keys this process has created or found as its own: never taken by another create. */
-const claimedKeys = new Set<string>();
-/** CreateKey requests of this process waiting for their answer, by what they declare. */
-const awaitingAnswers = new Map<string, number>();
-
 /**
  * CreateKey is not idempotent, so the SDK must not resend it blindly: a reply lost after KMS made the key would
  * leave a second, untracked key. CreateKey sends exactly what is declared, nothing to find it by; instead the
- * account's key IDs are listed before the first attempt (keyIdsBefore), and after an attempt whose outcome is unknown the new IDs
+ * account's keys are listed before the first attempt (keyArnsBefore), and after an attempt whose outcome is unknown the new ones
  * (ListKeys, after KMS's consistency window) are described and matched against the declaration. One match that no
  * other create of this process has taken is the key; several are refused, never guessed.
  */
-export async function createKey(connection: Connection, desired: DesiredKey): Promise<KeyMetadata> {
-  const once = kmsClient(connection, { retries: false });
-  const client = kmsClient(connection);
+export async function createKey(
+  session: ProviderSession,
+  connection: Connection,
+  desired: DesiredKey,
+): Promise<KeyMetadata> {
+  const once = session.client(connection, { retries: false });
+  const client = session.client(connection);
   const strategy = await client.config.retryStrategy();
   if (!("acquireInitialRetryToken" in strategy)) throw new Error("the AWS SDK's retry strategy is not of version 2");
   let retryToken = await strategy.acquireInitialRetryToken("kms");
   const started = new Date();
   const since = new Date(started.getTime() - CLOCK_SKEW_MS);
-  const before = await keyIdsBefore(client).catch((err: unknown) => explain(err, { operation: "ListKeys" }));
+  const before = await session
+    .keyArnsBefore(connection, () => listKeyArns(client))
+    .catch((err: unknown) => explain(err, { operation: "ListKeys" }));
   const command = new CreateKeyCommand({
     Description: desired.description,
     KeyUsage: desired.keyUsage as KeyUsageType,
@@ -305,18 +307,16 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
   for (;;) {
     let err: unknown;
     sent = false;
-    awaitingAnswers.set(declaration, (awaitingAnswers.get(declaration) ?? 0) + 1);
+    const answered = session.awaitAnswer(declaration);
     try {
       const out = await once.send(command);
-      if (!out.KeyMetadata?.KeyId) throw new Error("CreateKey answered without a key");
-      claimedKeys.add(out.KeyMetadata.KeyId);
+      if (!out.KeyMetadata?.KeyId || !out.KeyMetadata.Arn) throw new Error("CreateKey answered without a key");
+      session.claim(out.KeyMetadata.Arn);
       return out.KeyMetadata;
     } catch (caught) {
       err = caught;
     } finally {
-      const awaiting = (awaitingAnswers.get(declaration) ?? 1) - 1;
-      if (awaiting > 0) awaitingAnswers.set(declaration, awaiting);
-      else awaitingAnswers.delete(declaration);
+      answered();
     }
     const failure = explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "");
     const unknownOutcome = sent && outcomeUnknown(err);
@@ -328,7 +328,7 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
       }
       let lookup: Lookup;
       try {
-        lookup = await findCreatedKey(client, desired, declaration, before, since);
+        lookup = await findCreatedKey(session, client, desired, declaration, before, since);
       } catch (lookupError) {
         // Neither sending CreateKey again (a second key) nor staying silent (an untraceable key) is safe.
         const reason = explain(lookupError, { operation: "ListKeys" }).message;
@@ -381,36 +381,17 @@ function lookupSeconds(): number {
   return Number.isFinite(configured) && configured >= 0 ? configured : DEFAULT_CREATE_LOOKUP_SECONDS;
 }
 
-/** How long one listing of the account's keys serves as the "before" of every create of this process that starts. */
-const SNAPSHOT_REUSE_MS = 10_000;
-/** The latest listing per client (one client per connection), shared by the creates that start within its reuse time. */
-const snapshots = new WeakMap<KMSClient, { at: number; ids: Promise<Set<string>> }>();
-
 /**
- * The account's key IDs listed before this create sends CreateKey. A fleet's creates share one listing per 10 s
- * instead of one each: a listing is valid for any create that starts after it began, and the keys this process made
- * since are its own (claimedKeys), never taken for another's.
+ * Every key ARN ListKeys shows in the account and Region (1000 per page). A fleet's creates share one listing per
+ * 10 s (ProviderSession.keyArnsBefore): a listing is valid for any create that starts after it began, and the keys this
+ * process made since are its own (claimed), never taken for another's.
  */
-function keyIdsBefore(client: KMSClient): Promise<Set<string>> {
-  const latest = snapshots.get(client);
-  if (latest && Date.now() - latest.at <= SNAPSHOT_REUSE_MS) return latest.ids;
-  const listing = { at: Date.now(), ids: listKeyIds(client) };
-  snapshots.set(client, listing);
-  // A failed listing is not reused: the next create lists again.
-  listing.ids.catch(() => snapshots.get(client) === listing && snapshots.delete(client));
-  return listing.ids;
-}
-
-/** Every key ID ListKeys shows in the account and Region (1000 per page). */
-export async function listKeyIds(client: KMSClient): Promise<Set<string>> {
-  const ids = new Set<string>();
-  let marker: string | undefined;
-  do {
-    const page = await client.send(new ListKeysCommand({ Marker: marker, Limit: 1000 }));
-    for (const entry of page.Keys ?? []) if (entry.KeyId) ids.add(entry.KeyId);
-    marker = page.Truncated ? page.NextMarker : undefined;
-  } while (marker);
-  return ids;
+export async function listKeyArns(client: KMSClient): Promise<Set<string>> {
+  const arns = new Set<string>();
+  for await (const page of paginateListKeys({ client, pageSize: 1000 }, {})) {
+    for (const entry of page.Keys ?? []) if (entry.KeyArn) arns.add(entry.KeyArn);
+  }
+  return arns;
 }
 
 /** What a key made by CreateKey from this declaration has, as observedFrom() reads it from DescribeKey. */
@@ -439,6 +420,7 @@ interface Lookup {
  * still missing from ListKeys.
  */
 async function findCreatedKey(
+  session: ProviderSession,
   client: KMSClient,
   desired: DesiredKey,
   declaration: string,
@@ -451,22 +433,22 @@ async function findCreatedKey(
   await sleep(window);
   const giveUp = Date.now() + window;
   for (;;) {
-    for (const id of await listKeyIds(client)) {
+    for (const arn of await listKeyArns(client)) {
       // Keys this process made answered their own creates: not candidates, so not described.
-      if (before.has(id) || claimedKeys.has(id) || seen.has(id)) continue;
-      seen.set(id, await matchingKey(client, id, wanted, since));
+      if (before.has(arn) || session.isClaimed(arn) || seen.has(arn)) continue;
+      seen.set(arn, await matchingKey(client, arn, wanted, since));
     }
     const candidates = [...seen.values()].filter(
-      (key): key is KeyMetadata => key !== undefined && !claimedKeys.has(key.KeyId ?? ""),
+      (key): key is KeyMetadata => key !== undefined && !session.isClaimed(key.Arn),
     );
     // Another create of this process with the same declaration may still get its answer and claim a candidate.
-    const othersAwaiting = (awaitingAnswers.get(declaration) ?? 0) > 0;
+    const othersAwaiting = session.othersAwaiting(declaration);
     if (othersAwaiting && Date.now() < giveUp) {
       await sleep(LOOKUP_POLL_MS);
       continue;
     }
     if (candidates.length === 1 && !othersAwaiting) {
-      claimedKeys.add(candidates[0].KeyId ?? "");
+      session.claim(candidates[0].Arn ?? "");
       return { found: candidates[0], candidates };
     }
     return { candidates };

@@ -1,7 +1,7 @@
 // Which account and Region a run has: asked only when a key can't be seen, to tell "gone" from "not from here".
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { Connection } from "../inputs";
-import { kmsClient } from "./client";
+import type { ProviderSession } from "../session";
 import { errorMessage, errorName } from "./errors";
 
 /** The run's account (from STS GetCallerIdentity) and Region; `problem` says why the account is unknown. */
@@ -15,10 +15,14 @@ export interface RunPlace {
  * The account of the credentials in use, and the Region the run would use for a new key. STS's endpoint comes from
  * the environment (AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL), as the AWS SDK reads it.
  */
-export async function runPlace(keyConnection: Connection, runConnection: Connection): Promise<RunPlace> {
+export async function runPlace(
+  session: ProviderSession,
+  keyConnection: Connection,
+  runConnection: Connection,
+): Promise<RunPlace> {
   let region: string | undefined;
   try {
-    region = await kmsClient(runConnection).config.region();
+    region = await session.client(runConnection).config.region();
   } catch {
     // No Region set (or an endpoint refused): the message says "(none set)".
   }

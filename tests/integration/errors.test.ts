@@ -9,7 +9,7 @@ import {
   ListKeysCommand,
   ScheduleKeyDeletionCommand,
 } from "@aws-sdk/client-kms";
-import { kmsClient } from "../../provider/kms/client";
+import { ProviderSession } from "../../provider/session";
 import { describeKey, runAction } from "../../provider/kms/gateway";
 import { FaultKind } from "../support/kms-proxy";
 import { Props, useLocalKms } from "../support/local-kms";
@@ -93,7 +93,7 @@ describe("errors", function () {
     await provider.update(missing, inputs, inputs).catch((err: Error) => (error = err));
     expect(error?.message).to.include(missing).and.include("not found").and.include("pulumi refresh");
     let enableError: Error | undefined;
-    await runAction(kmsClient({ endpoint: kms.endpoint }), missing, { kind: "enable" }).catch(
+    await runAction(new ProviderSession().client({ endpoint: kms.endpoint }), missing, { kind: "enable" }).catch(
       (err: Error) => (enableError = err),
     );
     expect(enableError?.message).to.include(missing).and.include("EnableKey");
@@ -103,7 +103,9 @@ describe("errors", function () {
     const { id } = await newKey();
     await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
     let error: Error | undefined;
-    await runAction(kmsClient({ endpoint: kms.endpoint }), id, { kind: "enable" }).catch((err: Error) => (error = err));
+    await runAction(new ProviderSession().client({ endpoint: kms.endpoint }), id, { kind: "enable" }).catch(
+      (err: Error) => (error = err),
+    );
     expect(error?.message).to.equal(
       `EnableKey needs KMS key ${id} to be Enabled, Disabled or Unavailable; it is PendingDeletion`,
     );
@@ -112,7 +114,7 @@ describe("errors", function () {
   it("DisabledException (rotation on a Disabled key, as KMS answers it): names the key, its state and the state needed", async () => {
     const { id } = await newKey({ enabled: false });
     let error: Error | undefined;
-    await runAction(kmsClient({ endpoint: kms.endpoint }), id, { kind: "enableRotation" }).catch(
+    await runAction(new ProviderSession().client({ endpoint: kms.endpoint }), id, { kind: "enableRotation" }).catch(
       (err: Error) => (error = err),
     );
     expect(kms.proxy.callLog.find((c) => c.operation === "EnableKeyRotation")?.error).to.equal("DisabledException");
@@ -121,7 +123,9 @@ describe("errors", function () {
 
   it("a cancel that finds the key no longer pending deletion is a success", async () => {
     const { id } = await newKey();
-    const state = await runAction(kmsClient({ endpoint: kms.endpoint }), id, { kind: "cancelDeletion" });
+    const state = await runAction(new ProviderSession().client({ endpoint: kms.endpoint }), id, {
+      kind: "cancelDeletion",
+    });
     expect(state).to.equal("Enabled");
     expect(kms.proxy.callLog.find((c) => c.operation === "CancelKeyDeletion")?.error).to.equal(
       "KMSInvalidStateException",

@@ -39,13 +39,11 @@ describe("provider under AWS KMS's request quotas (one rate limiter per operatio
     const creating = Promise.all(Array.from({ length: 20 }, () => kms.provider.create(inputs)));
     // The creates queue behind CreateKey's limiter for about 4 s; reads go through their own limiter meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const started = performance.now();
     await Promise.all(created.slice(0, 20).map((key) => kms.provider.read(key.id, key.outs)));
-    const readSeconds = (performance.now() - started) / 1000;
+    // Reads behind CreateKey's limiter would end after the last create: the order says it, not a timing.
     const createdNow = kms.proxy.callLog.filter((c) => c.operation === "CreateKey" && c.status === 200).length;
     await creating;
-    expect(createdNow, "the creates were still queued while the reads ran").to.be.lessThan(20);
-    expect(readSeconds, "20 reads (80 requests) took").to.be.lessThan(2);
+    expect(createdNow, "the creates were still queued when the 20 reads (80 requests) ended").to.be.lessThan(20);
   });
 
   it(`recovers ${KEYS} keys pending deletion at once: every key Enabled, no error`, async () => {

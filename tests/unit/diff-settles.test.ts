@@ -113,3 +113,35 @@ describe("diff() settles", () => {
     expect(scope).to.deep.equal({ changed: new Set(["enabled"]), keyStateManaged: true });
   });
 });
+
+describe("null inputs mean absent ones", () => {
+  for (const name of ["region", "policy", "rotationPeriodInDays", "description", "tags", "endpoint", "keySpec"]) {
+    it(`${name}: null passes check as if left out, and the key's diff settles`, async () => {
+      const declared = { enableKeyRotation: true, [name]: null };
+      const checked = await provider.check({}, declared);
+      expect(checked.failures ?? []).to.deep.equal([]);
+      const inputs = checked.inputs as Props;
+      expect(inputs).to.deep.equal((await provider.check({}, { enableKeyRotation: true })).inputs);
+      const { olds } = refreshed({ enableKeyRotation: true }, {});
+      const diff = await provider.diff(keyId, olds, inputs);
+      expect(diff).to.deep.include({ changes: false, replaces: [] });
+    });
+  }
+});
+
+describe("an import with a declared Region", () => {
+  const arn = `arn:aws:kms:eu-west-1:111122223333:key/${keyId}`;
+
+  it("that disagrees with the key's ARN is refused by check, naming both Regions", async () => {
+    const checked = await provider.check({}, { importKeyId: arn, region: "us-east-1" });
+    expect(checked.failures).to.have.length(1);
+    expect(checked.failures![0].property).to.equal("region");
+    expect(checked.failures![0].reason).to.include('region is "us-east-1"').and.include('"eu-west-1"');
+  });
+
+  it("that agrees with it, or is left out, or is unknown during preview, passes", async () => {
+    for (const region of ["eu-west-1", undefined, "04da6b54-80e4-46f7-96ec-b56ff0331ba9"]) {
+      expect((await provider.check({}, { importKeyId: arn, region })).failures ?? []).to.deep.equal([]);
+    }
+  });
+});

@@ -1,0 +1,117 @@
+// What one provider process remembers between the engine's calls. The engine starts one provider process per
+// deployment (`up`, `preview`, `destroy`, `refresh`), so that is this object's lifetime: provider/index.ts makes one.
+// Keys are remembered by their whole ARN (partition, Region, account, ID): a multi-Region primary and its replicas
+// share one key ID. Clients, rate limiters and key listings belong to the connection they were made for.
+import { KMSClient } from "@aws-sdk/client-kms";
+import { DefaultRateLimiter } from "@smithy/core/retry";
+import type { Connection } from "./inputs";
+import { connectionKey, newKmsClient, newLimiter, checkedEndpoint } from "./kms/client";
+import type { ObservedKey } from "./plan";
+
+/** How long what read() found stands in for the DescribeKey an update or delete would make: the engine's refresh. */
+const READ_REUSE_MS = 60_000;
+/** How long one listing of the account's keys serves as the "before" of every create that starts. */
+const LISTING_REUSE_MS = 10_000;
+
+export class ProviderSession {
+  /** One client per connection (and retry setting); their rate limiters learn each operation's quota. */
+  private readonly clients = new Map<string, KMSClient>();
+  private readonly limiters = new Map<string, DefaultRateLimiter>();
+  /** What read() found of each key, and when: an update or delete right after the refresh acts on it. */
+  private readonly reads = new Map<string, { at: number; observed: ObservedKey }>();
+  /** Keys create() adopted through the import option in this process. */
+  private readonly adopted = new Set<string>();
+  /** Keys a resource of this deployment tracks while its import option still names them (seen by diff). */
+  private readonly trackedWhileImported = new Set<string>();
+  /** Keys this process created or found as its own after a lost reply: never taken by another create. */
+  private readonly claimed = new Set<string>();
+  /** CreateKey requests waiting for their answer, by connection and declaration. */
+  private readonly awaiting = new Map<string, number>();
+  /** The latest listing of the account's key ARNs per connection, shared by the creates that start within its reuse. */
+  private readonly listings = new Map<string, { at: number; ids: Promise<Set<string>> }>();
+
+  /** The client of a connection; `retries: false` for the one call that must not be resent blindly (CreateKey). */
+  client(connection: Connection, options: { retries?: boolean } = {}): KMSClient {
+    checkedEndpoint(connection);
+    const retries = options.retries ?? true;
+    const place = connectionKey(connection);
+    const cacheKey = `${place}|${retries}`;
+    let client = this.clients.get(cacheKey);
+    if (!client) {
+      client = newKmsClient(connection, retries, (operation) => this.limiter(place, operation));
+      this.clients.set(cacheKey, client);
+    }
+    return client;
+  }
+
+  /** One rate limiter per connection and operation, shared by the connection's clients. */
+  private limiter(place: string, operation: string): DefaultRateLimiter {
+    const key = `${place}|${operation}`;
+    let limiter = this.limiters.get(key);
+    if (!limiter) this.limiters.set(key, (limiter = newLimiter(operation)));
+    return limiter;
+  }
+
+  rememberRead(observed: ObservedKey): void {
+    if (observed.arn) this.reads.set(observed.arn, { at: Date.now(), observed });
+  }
+
+  /** The read of this very key (by ARN) made moments ago, used once: after an update acts, it is out of date. */
+  takeRecentRead(arn: string | undefined): ObservedKey | undefined {
+    if (!arn) return undefined;
+    const read = this.reads.get(arn);
+    this.reads.delete(arn);
+    if (!read || Date.now() - read.at > READ_REUSE_MS) return undefined;
+    return read.observed;
+  }
+
+  rememberAdopted(arn: string): void {
+    this.adopted.add(arn);
+  }
+
+  wasAdopted(arn: string | undefined): boolean {
+    return arn !== undefined && this.adopted.has(arn);
+  }
+
+  rememberTrackedWhileImported(arn: string): void {
+    this.trackedWhileImported.add(arn);
+  }
+
+  isTrackedWhileImported(arn: string | undefined): boolean {
+    return arn !== undefined && this.trackedWhileImported.has(arn);
+  }
+
+  claim(arn: string): void {
+    this.claimed.add(arn);
+  }
+
+  isClaimed(arn: string | undefined): boolean {
+    return arn !== undefined && this.claimed.has(arn);
+  }
+
+  /** Counts a CreateKey waiting for its answer until `done` is called. */
+  awaitAnswer(declaration: string): () => void {
+    this.awaiting.set(declaration, (this.awaiting.get(declaration) ?? 0) + 1);
+    return () => {
+      const left = (this.awaiting.get(declaration) ?? 1) - 1;
+      if (left > 0) this.awaiting.set(declaration, left);
+      else this.awaiting.delete(declaration);
+    };
+  }
+
+  othersAwaiting(declaration: string): boolean {
+    return (this.awaiting.get(declaration) ?? 0) > 0;
+  }
+
+  /** The account's key ARNs as listed at most 10 s ago for this connection, else a new listing. */
+  keyArnsBefore(connection: Connection, list: () => Promise<Set<string>>): Promise<Set<string>> {
+    const place = connectionKey(connection);
+    const latest = this.listings.get(place);
+    if (latest && Date.now() - latest.at <= LISTING_REUSE_MS) return latest.ids;
+    const listing = { at: Date.now(), ids: list() };
+    this.listings.set(place, listing);
+    // A failed listing is not reused: the next create lists again.
+    listing.ids.catch(() => this.listings.get(place) === listing && this.listings.delete(place));
+    return listing.ids;
+  }
+}
