@@ -43,6 +43,8 @@ export interface KeyOutputs extends KeyInputs {
   keyManager?: string;
   /** Parts of the key read could not see because access was denied: "policy", "rotation", "tags". */
   unreadable?: string[];
+  /** The value of the key's owner tag this resource set when it adopted the key (the import option). */
+  ownerTag?: string;
 }
 
 export const DEFAULTS = {

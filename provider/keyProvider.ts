@@ -1,9 +1,20 @@
 // The ResourceProvider for KmsKey: check and diff are pure; read observes; create, update and delete act.
+import { randomUUID } from "node:crypto";
+import { KMSClient } from "@aws-sdk/client-kms";
 import * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckedInputs, Connection, connectionOf, DEFAULTS, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
 import { addressOf, bareKeyId, KeyAddress, parseKeyArn } from "./keyAddress";
 import { KeyNotFoundError } from "./kms/errors";
-import { createKey, observedFrom, observeRotation, readKey, runAction, userTags } from "./kms/gateway";
+import {
+  createKey,
+  markOwner,
+  observedFrom,
+  observeRotation,
+  readKey,
+  readOwnerTag,
+  runAction,
+  userTags,
+} from "./kms/gateway";
 import { confirmGone, describeTracked, lookUpKey, observeKey } from "./locate";
 import {
   afterCancel,
@@ -49,11 +60,6 @@ export class KeyProvider implements dynamic.ResourceProvider {
   }
 
   async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
-    const tracked = typeof olds.arn === "string" ? olds.arn : undefined;
-    // The import option still names the key this resource tracks: a replacement must not adopt it (see adopt).
-    if (tracked && typeof news.importKeyId === "string" && namesKey(news.importKeyId, tracked)) {
-      this.session.rememberTrackedWhileImported(tracked);
-    }
     return diffKey(olds, news);
   }
 
@@ -96,7 +102,9 @@ export class KeyProvider implements dynamic.ResourceProvider {
     return { id: observed.keyId, props: outputs, inputs: inputsOf(outputs) };
   }
 
-  async update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+  async update(id: string, olds: Props, declared: Props): Promise<dynamic.UpdateResult> {
+    // The owner tag of an adoption stays in the state through every update (see adopt).
+    const news = olds.ownerTag === undefined ? declared : { ...declared, ownerTag: olds.ownerTag };
     const address = addressOf(id, { ...(news as KeyInputs), arn: olds.arn });
     // Only what changed since the key was last read (olds) is changed.
     const observed = await currentKey(this.session, address, olds, "update");
@@ -115,20 +123,17 @@ export class KeyProvider implements dynamic.ResourceProvider {
 
   async delete(id: string, props: Props): Promise<void> {
     const address = addressOf(id, props as KeyInputs);
-    const arn = address.arn?.arn;
-    // Another resource of this stack took the same key over in this run (the import option): that key stays its.
-    if (this.session.wasAdopted(arn)) return;
-    if (this.session.isTrackedWhileImported(arn)) {
-      throw new Error(
-        `not scheduling KMS key ${arn} for deletion: a resource this program declares tracks it, and its import ` +
-          `option still names it. Remove the import option (only the first pulumi up needs it) and run pulumi up again.`,
-      );
-    }
+    // Another resource took the same key over in this process (the import option): that key stays its.
+    if (this.session.wasAdopted(address.arn?.arn)) return;
     const client = this.session.client(address.connection);
     const observed = await currentKey(this.session, address, props, "delete");
     const window = (props.deletionWindowInDays as number | undefined) ?? DEFAULTS.deletionWindowInDays;
     try {
-      for (const action of planDelete(observed, window)) {
+      const actions = planDelete(observed, window);
+      // Adopted since by another resource (a replacement that kept the import option, maybe in an interrupted run,
+      // or another stack): the key is that one's now, and this resource leaves it as it is.
+      if (actions.length > 0 && (await adoptedByAnother(client, address.keyId, props))) return;
+      for (const action of actions) {
         await runAction(client, address.keyId, action);
       }
     } catch (err) {
@@ -139,17 +144,10 @@ export class KeyProvider implements dynamic.ResourceProvider {
   }
 }
 
-/** Whether a key ID or ARN a person gave names the key of this ARN. */
-function namesKey(reference: string, arn: string): boolean {
-  const given = parseKeyArn(reference);
-  const tracked = parseKeyArn(arn);
-  if (!tracked) return false;
-  if (!given) return bareKeyId(reference) === tracked.keyId;
-  return (
-    given.keyId === tracked.keyId &&
-    given.account === tracked.account &&
-    (given.region === "" || given.region === tracked.region)
-  );
+/** Whether the key's owner tag names an adoption other than this resource's (see adopt). */
+async function adoptedByAnother(client: KMSClient, keyId: string, props: Props): Promise<boolean> {
+  const owner = await readOwnerTag(client, keyId);
+  return owner !== undefined && owner !== props.ownerTag;
 }
 
 /**
@@ -200,16 +198,6 @@ async function adopt(session: ProviderSession, reference: string, inputs: Props)
   ).catch((err: Error) => {
     throw new Error(`cannot import the key: ${err.message}`);
   });
-  // A replacement (pulumi up --replace, replaceOnChanges) of the resource that tracks this key would adopt the very
-  // key it replaces, and the engine's delete of the replaced resource (maybe in a later run) would then schedule it.
-  if (session.isTrackedWhileImported(observed.arn)) {
-    throw new Error(
-      `cannot import KMS key ${observed.arn}: a resource of this stack already tracks it, and the import option still ` +
-        `names it, so this replacement would take over the key it replaces. Nothing was changed. Remove the import ` +
-        `option (only the first pulumi up needs it) and run pulumi up again: a replacement then makes a new key and ` +
-        `schedules the old one for deletion; to keep the key, don't replace the resource.`,
-    );
-  }
   const desired = desiredKey(declared);
   const mismatches = REPLACE_ON_CHANGE.filter((name) => desired[name] !== observed[name]).map(
     (name) => `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,
@@ -220,9 +208,29 @@ async function adopt(session: ProviderSession, reference: string, inputs: Props)
         `or, for a new key with these properties, remove the import option.`,
     );
   }
-  const after = await reconcileTracked(session, inputs, observed, address, FULL_SCOPE, "import");
+  // The owner tag outlives this process: a replacement that adopts this very key (the import option left in the
+  // program) marks it anew, and the replaced resource's delete, in this run or a later one, then leaves the key alone.
+  // KMS tags nothing pending deletion, so such a key is marked once reconcile has cancelled its deletion.
+  const ownerTag = randomUUID();
+  const client = session.client(address.connection);
+  const pending = isPendingDeletion(observed.keyState);
+  // false when this identity may not tag the key: then only this process remembers the adoption.
+  let owned = !pending && (await markOwner(client, observed.keyId, ownerTag));
+  const after = await reconcileTracked(
+    session,
+    owned ? { ...inputs, ownerTag } : inputs,
+    observed,
+    address,
+    FULL_SCOPE,
+    "import",
+  );
   session.rememberAdopted(after.arn);
-  return { id: after.keyId, outs: outputsOf(inputs, after) };
+  if (pending) {
+    owned = await markOwner(client, after.keyId, ownerTag).catch(async (err: unknown) => {
+      throw await partialFailure(session, err, inputs, after);
+    });
+  }
+  return { id: after.keyId, outs: outputsOf(owned ? { ...inputs, ownerTag } : inputs, after) };
 }
 
 /** The key as DescribeKey shows it now, with policy, rotation and tags as last read (the state's outputs). */
@@ -529,13 +537,17 @@ export function outputsOf(declared: object, observed: ObservedKey, importing = f
     if (inputs[name] !== undefined) (outputs as unknown as Props)[name] = inputs[name];
   }
   if (observed.unreadable.length > 0) outputs.unreadable = observed.unreadable;
+  const { ownerTag } = declared as KeyOutputs;
+  if (typeof ownerTag === "string") outputs.ownerTag = ownerTag;
   return stripUndefined(outputs as unknown as Props) as unknown as KeyOutputs;
 }
 
 /** The inputs a refresh records: the outputs less what only KMS reports, keeping keyState and deletionDate visible. */
 export function inputsOf(outputs: KeyOutputs): Props {
   const inputs: Props = { ...outputs };
-  for (const name of ["keyId", "arn", "creationDate", "origin", "keyManager", "unreadable"]) delete inputs[name];
+  for (const name of ["keyId", "arn", "creationDate", "origin", "keyManager", "unreadable", "ownerTag"]) {
+    delete inputs[name];
+  }
   return inputs;
 }
 

@@ -24,8 +24,10 @@ export const KEY_STATES: readonly KeyState[] = [
   "Updating",
 ];
 
-/** Tags earlier versions of the provider put on a key (a creation token); never shown, diffed or removed. */
+/** Tags this provider keeps for itself on a key; never shown, diffed or removed, and no program may declare them. */
 export const PROVIDER_TAG_PREFIX = "pulumi-kms-key:";
+/** Which adoption (the import option) a key belongs to now: a random value the adopting resource keeps in its state. */
+export const OWNER_TAG = `${PROVIDER_TAG_PREFIX}owner`;
 /** Tags AWS reserves (CloudFormation, AWS services): no one may set or remove them, so they are never shown or diffed. */
 export const AWS_TAG_PREFIX = "aws:";
 

@@ -21,8 +21,6 @@ export class ProviderSession {
   private readonly reads = new Map<string, { at: number; observed: ObservedKey }>();
   /** Keys create() adopted through the import option in this process. */
   private readonly adopted = new Set<string>();
-  /** Keys a resource of this deployment tracks while its import option still names them (seen by diff). */
-  private readonly trackedWhileImported = new Set<string>();
   /** Keys this process created or found as its own after a lost reply: never taken by another create. */
   private readonly claimed = new Set<string>();
   /** CreateKey requests waiting for their answer, by connection and declaration. */
@@ -71,14 +69,6 @@ export class ProviderSession {
 
   wasAdopted(arn: string | undefined): boolean {
     return arn !== undefined && this.adopted.has(arn);
-  }
-
-  rememberTrackedWhileImported(arn: string): void {
-    this.trackedWhileImported.add(arn);
-  }
-
-  isTrackedWhileImported(arn: string | undefined): boolean {
-    return arn !== undefined && this.trackedWhileImported.has(arn);
   }
 
   claim(arn: string): void {

@@ -25,7 +25,7 @@ import {
 } from "@aws-sdk/client-kms";
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { Connection, DesiredKey } from "../inputs";
-import { isPendingDeletion, isReservedTag, KeyAction, ObservedKey, STATE_AFTER_CANCEL } from "../plan";
+import { isPendingDeletion, isReservedTag, KeyAction, ObservedKey, OWNER_TAG, STATE_AFTER_CANCEL } from "../plan";
 import type { ProviderSession } from "../session";
 import { errorName, explain, isAccessDenied, isInvalidState, isNotFound } from "./errors";
 
@@ -155,6 +155,30 @@ export function observedFrom(
     tags: parts.tags === undefined ? undefined : userTags(parts.tags),
     unreadable: parts.unreadable ?? [],
   };
+}
+
+/**
+ * Tags the key with the owner tag of an adoption (see KeyProvider's adopt); false when this identity may not tag it,
+ * and then only this process remembers the adoption.
+ */
+export async function markOwner(client: KMSClient, keyId: string, ownerTag: string): Promise<boolean> {
+  try {
+    await client.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: OWNER_TAG, TagValue: ownerTag }] }));
+    return true;
+  } catch (err) {
+    if (isAccessDenied(err)) return false;
+    throw explain(err, { operation: "TagResource", keyId });
+  }
+}
+
+/** The key's owner tag, undefined when it has none or its tags may not be read. */
+export async function readOwnerTag(client: KMSClient, keyId: string): Promise<string | undefined> {
+  try {
+    return (await readTags(client, keyId))[OWNER_TAG];
+  } catch (err) {
+    if (isAccessDenied(err)) return undefined;
+    throw explain(err, { operation: "ListResourceTags", keyId });
+  }
 }
 
 /** Tags without the ones this provider keeps for itself and the ones AWS reserves (aws:...). */

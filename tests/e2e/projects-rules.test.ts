@@ -161,19 +161,28 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
     await upOk();
     const [key] = await project.keys();
 
-    // A failing resource after the keys stops this run before the engine's delete-replaced step.
+    // A failing resource after the keys stops this run before the engine's delete-replaced step: the replaced
+    // resource stays in the state, pending deletion, and the next run deletes it first, in a new provider process.
     await configure({ failAfter: "true" });
     const replace = await project.up("--replace", key.urn);
-    expect(replace.code).to.not.equal(0);
-    expect(output(replace)).to.include(`cannot import KMS key ${arn}`);
-    expect(output(replace)).to.include("Remove the import option");
+    expect(replace.code, output(replace)).to.not.equal(0);
+    expect(output(replace)).to.include("this resource fails on purpose");
+    expect(output(replace)).to.match(/created replacement/);
 
     // The next runs start new provider processes: nothing in memory remembers the replacement.
     await configure({ failAfter: "false" });
+    kms.proxy.resetCounts();
     await upOk();
+    expect(writes(), "the pending delete of the replaced resource").to.not.include("ScheduleKeyDeletion");
     await upOk("--refresh");
     expect((await describeKey(arn)).KeyState).to.equal("Enabled");
     expect(await stateArns()).to.deep.equal({ imported: arn });
+    expect(writes()).to.not.include("ScheduleKeyDeletion");
+
+    // The resource that tracks the key still owns it: destroy schedules it, with the declared window.
+    const destroy = await project.destroy();
+    expect(destroy.code, output(destroy)).to.equal(0);
+    expect((await describeKey(arn)).KeyState).to.equal("PendingDeletion");
   });
 });
 
