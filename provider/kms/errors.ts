@@ -36,8 +36,18 @@ export function errorName(err: unknown): string {
   return "Error";
 }
 
+/** An error's message, never with the credentials of a URL in it (an SDK message may quote the endpoint). */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return redactUserinfo(err instanceof Error ? err.message : String(err));
+}
+
+// scheme://, then everything up to the last @ before a space or quote: also a URL that does not parse (a bad port, a
+// "/" in the secret), and over-redacting a path is harmless.
+const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>]*@/gi;
+
+/** The text with each URL's user:password@ shown as ***@: credentials in an endpoint never reach a message or log. */
+export function redactUserinfo(text: string): string {
+  return text.replace(URL_USERINFO, "$1***@");
 }
 
 export function isNotFound(err: unknown): boolean {
