@@ -2,6 +2,7 @@
 // Pulumi's dynamic-provider host (@pulumi/pulumi cmd/dynamic-provider) prints `${e}: ${e.stack}` on its stderr for
 // every error that check, diff, read or delete throws, and also returns the error to the engine, which shows its
 // message under the resource. So each error would be shown twice, the second time with a trace of the host.
+import { redactUserinfo } from "./kms/errors";
 
 /** Built-in error classes that mean a bug in this package: their stack trace is worth showing. */
 const BUG_CLASSES = [TypeError, ReferenceError, RangeError, SyntaxError, EvalError, URIError];
@@ -24,11 +25,19 @@ export async function shownOnce<T>(call: Promise<T>, hostLogs: boolean): Promise
   try {
     return await call;
   } catch (err) {
+    // The last gate before the engine and its logs: no URL's credentials, whatever message carried them here.
+    if (err instanceof Error) redactError(err);
     if (!isExpectedError(err)) throw err;
     err.stack = `${err}`;
     if (hostLogs) dropHostLine(`${err}: ${err.stack}`);
     throw err;
   }
+}
+
+function redactError(err: Error & { reasons?: unknown }): void {
+  err.message = redactUserinfo(err.message);
+  if (err.stack !== undefined) err.stack = redactUserinfo(err.stack);
+  if (Array.isArray(err.reasons)) err.reasons = err.reasons.map((reason) => redactUserinfo(String(reason)));
 }
 
 function dropHostLine(line: string): void {

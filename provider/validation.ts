@@ -167,7 +167,7 @@ export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
   if (known("endpoint")) {
     const reason = endpointProblem(news.endpoint, news.allowInsecureEndpoint === true);
     // The engine prints the value of a named property: not when it holds credentials.
-    if (reason) fail(hasUserinfo(news.endpoint) ? "" : "endpoint", reason);
+    if (reason) fail(mayHoldCredentials(news.endpoint) ? "" : "endpoint", reason);
   }
   return failures;
 }
@@ -235,6 +235,10 @@ export function endpointProblem(
   allowInsecure: boolean,
   howToAllow = "set allowInsecureEndpoint: true",
 ): string | undefined {
+  // Before parsing: a URL that does not parse (a bad port, a "/" in the secret) may hold credentials all the same.
+  if (mayHoldCredentials(endpoint)) {
+    return "endpoint must not carry credentials (user:password@ before the host): give only the scheme, host and port, such as https://kms.us-east-1.amazonaws.com; credentials come from the AWS SDK's default chain (environment, profile, role)";
+  }
   if (typeof endpoint !== "string")
     return `endpoint must be a URL string such as https://kms.us-east-1.amazonaws.com; got ${show(endpoint)}`;
   let url: URL;
@@ -245,9 +249,6 @@ export function endpointProblem(
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     return `endpoint must be an http:// or https:// URL; got the scheme ${url.protocol}`;
-  }
-  if (url.username || url.password) {
-    return "endpoint must not carry credentials (user:password@); credentials come from the AWS SDK's default chain (environment, profile, role)";
   }
   if (url.search || url.hash) return "endpoint must not have a query string or fragment";
   if (url.protocol === "http:" && !LOOPBACK_HOSTS.test(url.hostname) && !allowInsecure) {
@@ -277,12 +278,12 @@ export function parseKeyReference(reference: string): { keyId: string } | { erro
   };
 }
 
-function hasUserinfo(endpoint: unknown): boolean {
+/** Any "@" in an endpoint: a KMS endpoint has none, and credentials before a host are written with one. */
+function mayHoldCredentials(endpoint: unknown): boolean {
   try {
-    const url = new URL(String(endpoint));
-    return url.username !== "" || url.password !== "";
+    return (JSON.stringify(endpoint) ?? "").includes("@");
   } catch {
-    return false;
+    return true;
   }
 }
 

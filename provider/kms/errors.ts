@@ -36,8 +36,34 @@ export function errorName(err: unknown): string {
   return "Error";
 }
 
+/** An error's message, never with the credentials of a URL in it (an SDK message may quote the endpoint). */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return redactUserinfo(err instanceof Error ? err.message : String(err));
+}
+
+// scheme://, then everything up to the last @ before a space or quote: also a URL that does not parse (a bad port, a
+// "/" in the secret), and over-redacting a path is harmless.
+const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>]*@/gi;
+
+/** The text with each URL's user:password@ shown as ***@: credentials in an endpoint never reach a message or log. */
+export function redactUserinfo(text: string): string {
+  return text.replace(URL_USERINFO, "$1***@");
+}
+
+/** The name did not resolve (DNS): raised before any connection, so nothing was sent. */
+const DNS_FAILURES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME", "EAI_NODATA"]);
+
+/**
+ * True when the request failed before a connection to KMS existed (the host name did not resolve, nothing accepted the
+ * connection): no byte of it was sent, so KMS did nothing. A reset or a timeout after connecting is not one of these.
+ */
+export function neverSent(err: unknown): boolean {
+  if (!err || typeof err !== "object") return false;
+  const e = err as { code?: string; syscall?: string; errors?: unknown[] };
+  if (e.syscall === "getaddrinfo" || e.syscall === "connect") return true;
+  // Node.js tries each address of a host in turn and, when every one fails, reports them all together.
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(neverSent);
+  return DNS_FAILURES.has(e.code ?? "") || e.code === "ECONNREFUSED";
 }
 
 export function isNotFound(err: unknown): boolean {
@@ -104,13 +130,30 @@ export function explain(err: unknown, context: ErrorContext): Error {
       `no AWS region for ${operation}: set the key's region input, or AWS_REGION, or a region in your AWS profile`,
     );
   }
-  if (UNREACHABLE.has((err as { code?: string }).code ?? "")) {
+  if (neverSent(err)) {
+    const attempts = metadata?.attempts && metadata.attempts > 1 ? `, ${metadata.attempts} attempts` : "";
     return new Error(
-      `${operation} on ${key} failed: KMS could not be reached (${detail}); check the endpoint input, AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL, the region, and the network`,
+      `${operation} on ${key} failed: KMS could not be reached (${detail}${attempts}), so the request was never sent and KMS did nothing; ${unreachableHint(err)}`,
     );
   }
   return new Error(`${operation} on ${key} failed: ${name}: ${detail}`);
 }
 
-/** Socket errors that mean no KMS answers at the address in use (not a dropped connection, which is retried). */
-const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+// AWS's own KMS host names (kms.REGION.amazonaws.com, kms-fips..., dual-stack api.aws, the other partitions'):
+// the host was made from the Region, not from an endpoint.
+const AWS_KMS_HOST =
+  /^kms(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov|amazonaws\.eu)$/;
+
+/** What to check when nothing reached KMS: a misspelt Region makes a host name that does not exist. */
+function unreachableHint(err: unknown): string {
+  const { hostname, syscall, code } = err as { hostname?: string; syscall?: string; code?: string };
+  const dns = syscall === "getaddrinfo" || DNS_FAILURES.has(code ?? "");
+  const region = dns ? AWS_KMS_HOST.exec(hostname ?? "")?.[1] : undefined;
+  if (region !== undefined) {
+    return `${hostname} is AWS's KMS host for the Region ${JSON.stringify(region)}: check that the Region (the region input, AWS_REGION or the AWS profile's region) is spelled right, such as us-east-1, and that this machine's DNS works`;
+  }
+  if (dns) {
+    return "check the endpoint (the endpoint input, AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL), the region, and this machine's DNS";
+  }
+  return "check the endpoint input, AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL, the region, and the network";
+}

@@ -27,7 +27,7 @@ import { isServerError, isThrottlingError, isTransientError } from "@smithy/core
 import { Connection, DesiredKey } from "../inputs";
 import { isPendingDeletion, isReservedTag, KeyAction, ObservedKey, OWNER_TAG, STATE_AFTER_CANCEL } from "../plan";
 import type { ProviderSession } from "../session";
-import { errorName, explain, isAccessDenied, isInvalidState, isNotFound } from "./errors";
+import { errorName, explain, isAccessDenied, isInvalidState, isNotFound, neverSent } from "./errors";
 
 /** DescribeKey; undefined when the key does not exist. */
 export async function describeKey(client: KMSClient, keyId: string): Promise<KeyMetadata | undefined> {
@@ -307,7 +307,13 @@ export async function createKey(
   const since = new Date(started.getTime() - CLOCK_SKEW_MS);
   const before = await session
     .keyArnsBefore(connection, () => listKeyArns(client))
-    .catch((err: unknown) => explain(err, { operation: "ListKeys" }));
+    .catch((err: unknown) => Object.assign(explain(err, { operation: "ListKeys" }), { cause: err }));
+  // Not even the listing left this machine, after the SDK's retries: CreateKey would not either, and nothing was made.
+  if (before instanceof Error && neverSent(before.cause)) {
+    throw new Error(
+      `CreateKey was not sent, so no key was made: the ListKeys that comes first (to find the key if its answer is lost) failed. ${before.message}`,
+    );
+  }
   const command = new CreateKeyCommand({
     Description: desired.description,
     KeyUsage: desired.keyUsage as KeyUsageType,
@@ -317,7 +323,8 @@ export async function createKey(
     MultiRegion: desired.multiRegion,
     Tags: Object.keys(desired.tags).length > 0 ? toTagList(desired.tags) : undefined,
   });
-  // Set once an attempt is signed and handed to the network: before that (no credentials, no Region) KMS saw nothing.
+  // Set once an attempt is signed and handed to the HTTP handler: before that (no credentials, no Region) KMS saw
+  // nothing; after, a failure to resolve or connect (neverSent) still means nothing was sent.
   let sent = false;
   command.middlewareStack.add(
     (next) => async (args) => {
@@ -385,8 +392,8 @@ export async function createKey(
 
 /** True when the request may have reached KMS and been carried out although no success came back. */
 function outcomeUnknown(err: unknown): boolean {
-  // No credentials, or nobody listening: the request never left this machine.
-  if (errorName(err) === "CredentialsProviderError" || (err as { code?: string }).code === "ECONNREFUSED") return false;
+  // No credentials, or no connection (the host name did not resolve, nothing accepted it): nothing left this machine.
+  if (errorName(err) === "CredentialsProviderError" || neverSent(err)) return false;
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   // A 4xx answer means KMS refused the request; anything else (5xx, no answer at all) may hide a created key.
   return status === undefined || status >= 500;

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
 import { E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "./fixture";
+import { failure, setRunEnv } from "./support-places";
 
 const CREDENTIALS = {
   AWS_ACCESS_KEY_ID: "AKIAE2EDISTINCTIVE01",
@@ -60,6 +61,48 @@ describe("e2e: credentials", function () {
       expect(backendFiles, `${name} in the backend's files`).not.to.include(value);
       expect(output, `${name} in the engine's output`).not.to.include(value);
     }
+  });
+
+  it("through a create, an update and endpoints carrying them (an input, AWS_ENDPOINT_URL_KMS) reach neither the state nor any output", async () => {
+    // Credentials written into an endpoint, with a port `new URL` refuses: the form that used to be echoed whole.
+    const userinfo = `${CREDENTIALS.AWS_ACCESS_KEY_ID}:${CREDENTIALS.AWS_SECRET_ACCESS_KEY}@`;
+    const endpointWithCredentials = `https://${userinfo}kms.example.com:99999`;
+    const stack = await env.harness.stack("credentials-update", oneKey({ description: "before" }), {
+      env: CREDENTIALS,
+    });
+    env.proxy.resetCounts();
+    const up = await stack.up();
+    await stack.up({ program: oneKey({ description: "after", tags: { purpose: "test" } }) });
+    expect(env.proxy.calls("CreateKey")).to.equal(1);
+    expect(env.proxy.calls("UpdateKeyDescription")).to.equal(1);
+
+    const refusals = [
+      // As an input: check() refuses it, so the run stores nothing of it.
+      await failure(stack.up({ program: oneKey({ description: "after", endpoint: endpointWithCredentials }) })),
+    ];
+    // From a pipeline's environment: the refresh's read and the update refuse it before any call.
+    setRunEnv(stack, { AWS_ENDPOINT_URL_KMS: endpointWithCredentials });
+    try {
+      refusals.push(await failure(stack.refresh()));
+      refusals.push(await failure(stack.up({ program: oneKey({ description: "changed again" }) })));
+    } finally {
+      setRunEnv(stack, { AWS_ENDPOINT_URL_KMS: env.endpoint });
+    }
+
+    const exported = JSON.stringify(await stack.exportState());
+    const backendFiles = readTree(env.harness.backendDir);
+    const output = [stack.transcript.stdout, stack.transcript.stderr, ...refusals].join("\n");
+    // The searches can find what is there: the key, as last updated, is in the state and the output.
+    const keyId = up.outputs.keyId.value as string;
+    expect(exported).to.include(keyId).and.include('"after"');
+    expect(backendFiles).to.include(keyId);
+    expect(output).to.include(keyId);
+    for (const [name, value] of [...Object.entries(CREDENTIALS), ["the endpoint's user:password@", userinfo]]) {
+      expect(exported, `${name} in the exported state`).not.to.include(value);
+      expect(backendFiles, `${name} in the backend's files`).not.to.include(value);
+      expect(output, `${name} in the engine's output and errors`).not.to.include(value);
+    }
+    for (const refusal of refusals) expect(refusal).to.include("endpoint must not carry credentials");
   });
 });
 

@@ -13,6 +13,8 @@ import { ProviderSession } from "../../provider/session";
 import { describeKey, runAction } from "../../provider/kms/gateway";
 import { FaultKind } from "../support/kms-proxy";
 import { Props, useLocalKms } from "../support/local-kms";
+// The module object itself (not a namespace copy), so that replacing its lookup reaches net.connect.
+import dns = require("node:dns");
 
 describe("errors", function () {
   this.timeout(180_000);
@@ -175,5 +177,84 @@ describe("errors", function () {
     const metadata = (await kms.raw.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
     expect(metadata.Description).to.equal("mine");
     expect((await kms.raw.send(new ListKeysCommand({}))).Keys!.length).to.equal(before + 2);
+  });
+
+  describe("a request that never left this machine", () => {
+    const saved: Record<string, string | undefined> = {};
+    const names = ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"];
+    beforeEach(() => {
+      for (const name of names) {
+        saved[name] = process.env[name];
+        delete process.env[name];
+      }
+    });
+    afterEach(() => {
+      for (const name of names) if (saved[name] !== undefined) process.env[name] = saved[name];
+    });
+
+    /** The create's error, which must say nothing was sent rather than that KMS may have made a key. */
+    async function failedCreate(news: Props): Promise<string> {
+      const checked = await provider.check({}, news);
+      expect(checked.failures, JSON.stringify(checked.failures)).to.equal(undefined);
+      const error = await provider.create(checked.inputs!).then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      expect(error, "the create failed").to.be.instanceOf(Error);
+      const message = error!.message;
+      expect(message).to.include("was not sent, so no key was made").and.include("never sent and KMS did nothing");
+      expect(message).to.not.include("may have made").and.not.include("look for a key made after");
+      return message;
+    }
+
+    it("a misspelt Region (us-esat-1) without an endpoint: create says nothing was sent and the Region may be misspelt", async () => {
+      // Any machine fails to resolve kms.us-esat-1.amazonaws.com: AWS has no such Region.
+      const message = await failedCreate({ region: "us-esat-1", description: "typo" });
+      expect(message)
+        .to.match(/ENOTFOUND|EAI_AGAIN/)
+        .and.include("kms.us-esat-1.amazonaws.com");
+      expect(message).to.include('the Region "us-esat-1"').and.include("spelled right");
+    });
+
+    it("an endpoint whose host does not resolve: create says nothing was sent and points at the endpoint", async () => {
+      const message = await failedCreate({ endpoint: "https://kms.example.invalid", description: "no such host" });
+      expect(message).to.include("kms.example.invalid").and.include("check the endpoint");
+      expect(message).to.not.include("spelled right");
+    });
+
+    it("a DNS failure (EAI_AGAIN) on CreateKey is retried by the SDK's strategy, with no lookup for a key KMS never saw", async () => {
+      // This machine's resolver can't be made to fail on demand: only the lookup of this one name is replaced.
+      const host = "kms-flaky-dns.test";
+      const lookup = dns.lookup;
+      let failed = 0;
+      const replaced = ((name: string, options: unknown, callback: unknown) => {
+        const done = (typeof options === "function" ? options : callback) as (...args: unknown[]) => void;
+        const opts = typeof options === "function" ? {} : options;
+        if (name !== host) return (lookup as (...args: unknown[]) => void)(name, options, callback);
+        // The CreateKey's connection: the listing before it has reached KMS.
+        if (failed === 0 && kms.proxy.calls("ListKeys") > 0) {
+          failed++;
+          const err = Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), {
+            code: "EAI_AGAIN",
+            syscall: "getaddrinfo",
+            hostname: host,
+          });
+          return process.nextTick(done, err);
+        }
+        return (lookup as (...args: unknown[]) => void)("127.0.0.1", opts, done);
+      }) as typeof dns.lookup;
+      (dns as { lookup: typeof dns.lookup }).lookup = replaced;
+      try {
+        const endpoint = `http://${host}:${new URL(kms.endpoint).port}`;
+        const { id } = await newKey({ endpoint, allowInsecureEndpoint: true, description: "after a DNS hiccup" });
+        expect(id).to.be.a("string");
+      } finally {
+        (dns as { lookup: typeof dns.lookup }).lookup = lookup;
+      }
+      expect(failed, "lookups failed").to.equal(1);
+      expect(kms.proxy.calls("CreateKey")).to.equal(1);
+      // Only the listing before CreateKey: nothing was sent, so there is no key to look for.
+      expect(kms.proxy.calls("ListKeys")).to.equal(1);
+    });
   });
 });

@@ -22,8 +22,18 @@ describe("the serialized provider", () => {
     expect(text.length).to.be.below(8 * 1024);
   });
 
-  it("captures no SDK client, no environment and no credential", () => {
+  // What the engine itself stores under real credentials is checked in tests/e2e/credentials.test.ts.
+  it("captures no SDK client and nothing of the environment: other credentials give the same text", async () => {
     expect(text).to.not.include("KMSClient").and.not.include("process.env");
+    process.env.AWS_ACCESS_KEY_ID = "AKIASERIALIZEDOTHER1";
+    process.env.AWS_SECRET_ACCESS_KEY = "serialized-other-secret";
+    try {
+      const provider = new KmsKeyProvider();
+      const again = (await pulumi.runtime.serializeFunction(() => provider)).text;
+      expect(again).to.equal(text);
+    } finally {
+      useFakeCredentials();
+    }
     for (const value of Object.values(FAKE_CREDENTIALS)) expect(text).to.not.include(value);
   });
 });
