@@ -16,6 +16,7 @@ import {
   KMSClient,
   ListKeysCommand,
   ListResourceTagsCommand,
+  paginateListKeys,
   PutKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
   Tag,
@@ -258,8 +259,10 @@ function toTagList(tags: Record<string, string>): Tag[] {
 /** How long a lookup after an unanswered CreateKey waits for ListKeys to show new keys (KMS is eventually consistent). */
 export const DEFAULT_CREATE_LOOKUP_SECONDS = 10;
 const LOOKUP_POLL_MS = 500;
-// KMS accepts a request whose clock is up to 5 minutes off its own, so CreationDate is compared with that allowance.
+// Without a Date header on the listing before CreateKey, the local clock bounds it, allowing KMS's 5 minutes of skew.
 const CLOCK_SKEW_MS = 5 * 60_000;
+/** An HTTP Date header counts whole seconds: a moment it gives may be up to this much later. */
+const DATE_RESOLUTION_MS = 1000;
 
 /** Keys this process has created or found as its own: never taken by another create. */
 const claimedKeys = new Set<string>();
@@ -267,11 +270,22 @@ const claimedKeys = new Set<string>();
 const awaitingAnswers = new Map<string, number>();
 
 /**
+ * When a key made by one CreateKey attempt was made, by KMS's own clock: after the last KMS answer before the attempt
+ * was sent (`from`), and no later than KMS's answer to it (`to`; none when no answer came: then up to the latest
+ * listing, which shows only keys made before it).
+ */
+interface AttemptWindow {
+  from?: Date;
+  to?: Date;
+}
+
+/**
  * CreateKey is not idempotent, so the SDK must not resend it blindly: a reply lost after KMS made the key would
  * leave a second, untracked key. CreateKey sends exactly what is declared, nothing to find it by; instead the
- * account's key IDs are listed before the first attempt (keyIdsBefore), and after an attempt whose outcome is unknown the new IDs
- * (ListKeys, after KMS's consistency window) are described and matched against the declaration. One match that no
- * other create of this process has taken is the key; several are refused, never guessed.
+ * account's key IDs are listed before the first attempt (keyIdsBefore), and after an attempt whose outcome is unknown
+ * the new IDs (ListKeys, after KMS's consistency window) are described and matched against the declaration. KMS's
+ * own Date headers bound when a key of ours can have been made (AttemptWindow); findCreatedKey adopts a match only
+ * when it can tell it is ours, and otherwise refuses, naming the keys.
  */
 export async function createKey(connection: Connection, desired: DesiredKey): Promise<KeyMetadata> {
   const once = kmsClient(connection, { retries: false });
@@ -280,7 +294,6 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
   if (!("acquireInitialRetryToken" in strategy)) throw new Error("the AWS SDK's retry strategy is not of version 2");
   let retryToken = await strategy.acquireInitialRetryToken("kms");
   const started = new Date();
-  const since = new Date(started.getTime() - CLOCK_SKEW_MS);
   const before = await keyIdsBefore(client).catch((err: unknown) => explain(err, { operation: "ListKeys" }));
   const command = new CreateKeyCommand({
     Description: desired.description,
@@ -293,18 +306,26 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
   });
   // Set once an attempt is signed and handed to the network: before that (no credentials, no Region) KMS saw nothing.
   let sent = false;
+  // KMS's Date on its answer to the attempt, whatever the status (a 500 has one); none when no answer came.
+  let answeredAt: Date | undefined;
   command.middlewareStack.add(
     (next) => async (args) => {
       sent = true;
-      return next(args);
+      const result = await next(args);
+      answeredAt = dateOfAnswer(result.response);
+      return result;
     },
     { step: "deserialize", priority: "low", name: "pulumiKmsKeyMarkSent" },
   );
   const declaration = JSON.stringify([connection.region, connection.endpoint, ...Object.values(matchedOn(desired))]);
   const lookFor = `a key made after ${started.toISOString()} with description ${JSON.stringify(desired.description)}`;
+  const windows: AttemptWindow[] = [];
+  let lastAnswerBefore =
+    before instanceof Error ? undefined : (before.answeredAt ?? new Date(started.getTime() - CLOCK_SKEW_MS));
   for (;;) {
     let err: unknown;
     sent = false;
+    answeredAt = undefined;
     awaitingAnswers.set(declaration, (awaitingAnswers.get(declaration) ?? 0) + 1);
     try {
       const out = await once.send(command);
@@ -320,15 +341,17 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
     }
     const failure = explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "");
     const unknownOutcome = sent && outcomeUnknown(err);
+    let someoneElses: KeyMetadata[] = [];
     if (unknownOutcome) {
       if (before instanceof Error) {
         throw new Error(
           `${failure}. KMS may have made the key before the connection failed, and it can't be looked for: listing the account's keys before CreateKey failed (${before.message}). Not sending CreateKey again: look for ${lookFor}; import it or schedule it for deletion.`,
         );
       }
+      windows.push({ from: lastAnswerBefore, to: answeredAt });
       let lookup: Lookup;
       try {
-        lookup = await findCreatedKey(client, desired, declaration, before, since);
+        lookup = await findCreatedKey(client, desired, declaration, before.ids, windows);
       } catch (lookupError) {
         // Neither sending CreateKey again (a second key) nor staying silent (an untraceable key) is safe.
         const reason = explain(lookupError, { operation: "ListKeys" }).message;
@@ -337,26 +360,49 @@ export async function createKey(connection: Connection, desired: DesiredKey): Pr
         );
       }
       if (lookup.found) return lookup.found;
+      someoneElses = lookup.someoneElses;
       if (lookup.candidates.length > 0) {
-        const arns = lookup.candidates.map((key) => key.Arn ?? key.KeyId).join(", ");
+        const arns = lookup.candidates.map(arnOf).join(", ");
+        const others =
+          someoneElses.length > 0
+            ? `; ${someoneElses.map(arnOf).join(", ")} match too but KMS made them when no CreateKey of this program was under way, so they are someone else's: leave them`
+            : "";
         throw new Error(
-          `${failure}. KMS may have made the key before the connection failed, and more keys than this program can tell apart match it (made since ${started.toISOString()}, same description, spec, usage, multi-Region and tags): ${arns}. Not sending CreateKey again and adopting none: import the one that is this key (the import resource option), schedule the others for deletion.`,
+          `${failure}. KMS may have made the key anyway, and this program can't tell which key is its own: ${arns} could be (made since ${started.toISOString()} with the same description, spec, usage, multi-Region and tags)${others}. Not sending CreateKey again and adopting none: import the one that is this key (the import resource option), and schedule for deletion any of them that nobody uses.`,
         );
       }
+      // The next attempt is sent after the lookup's listing answered: a key KMS made before that is not the next one's.
+      lastAnswerBefore = lookup.listedAt ?? lastAnswerBefore;
     }
     const errorType = retryErrorType(err);
     if (errorType === "CLIENT_ERROR") throw explain(err, { operation: "CreateKey" });
     try {
       retryToken = await strategy.refreshRetryTokenForRetry(retryToken, { errorType });
     } catch {
+      const left =
+        someoneElses.length > 0
+          ? ` (${someoneElses.map(arnOf).join(", ")} match it but KMS made them when no CreateKey of this program was under way, so they are someone else's: left alone)`
+          : "";
       throw unknownOutcome
         ? new Error(
-            `${failure}. No key matching it appeared in ListKeys within ${lookupSeconds()} s, so KMS most likely made none; if ${lookFor} appears later, import it or schedule it for deletion.`,
+            `${failure}. No key KMS could have made for it appeared in ListKeys within ${lookupSeconds()} s, so KMS most likely made none${left}; if ${lookFor} appears later, import it or schedule it for deletion.`,
           )
         : explain(err, { operation: "CreateKey" });
     }
     await sleep(retryToken.getRetryDelay());
   }
+}
+
+function arnOf(key: KeyMetadata): string {
+  return key.Arn ?? key.KeyId ?? "";
+}
+
+/** The moment KMS made an answer, by its own clock: the HTTP Date header (whole seconds), of any status. */
+function dateOfAnswer(response: unknown): Date | undefined {
+  const headers = (response as { headers?: Record<string, string | undefined> } | undefined)?.headers ?? {};
+  const value = headers.date ?? headers.Date;
+  const date = value === undefined ? undefined : new Date(value);
+  return date && Number.isFinite(date.getTime()) ? date : undefined;
 }
 
 /** True when the request may have reached KMS and been carried out although no success came back. */
@@ -384,14 +430,15 @@ function lookupSeconds(): number {
 /** How long one listing of the account's keys serves as the "before" of every create of this process that starts. */
 const SNAPSHOT_REUSE_MS = 10_000;
 /** The latest listing per client (one client per connection), shared by the creates that start within its reuse time. */
-const snapshots = new WeakMap<KMSClient, { at: number; ids: Promise<Set<string>> }>();
+const snapshots = new WeakMap<KMSClient, { at: number; ids: Promise<KeyListing> }>();
 
 /**
  * The account's key IDs listed before this create sends CreateKey. A fleet's creates share one listing per 10 s
  * instead of one each: a listing is valid for any create that starts after it began, and the keys this process made
- * since are its own (claimedKeys), never taken for another's.
+ * since are its own (claimedKeys), never taken for another's. Its answer's Date stays a valid lower bound of when
+ * KMS made a key of any create that reuses it.
  */
-function keyIdsBefore(client: KMSClient): Promise<Set<string>> {
+function keyIdsBefore(client: KMSClient): Promise<KeyListing> {
   const latest = snapshots.get(client);
   if (latest && Date.now() - latest.at <= SNAPSHOT_REUSE_MS) return latest.ids;
   const listing = { at: Date.now(), ids: listKeyIds(client) };
@@ -401,16 +448,31 @@ function keyIdsBefore(client: KMSClient): Promise<Set<string>> {
   return listing.ids;
 }
 
-/** Every key ID ListKeys shows in the account and Region (1000 per page). */
-export async function listKeyIds(client: KMSClient): Promise<Set<string>> {
-  const ids = new Set<string>();
-  let marker: string | undefined;
-  do {
-    const page = await client.send(new ListKeysCommand({ Marker: marker, Limit: 1000 }));
-    for (const entry of page.Keys ?? []) if (entry.KeyId) ids.add(entry.KeyId);
-    marker = page.Truncated ? page.NextMarker : undefined;
-  } while (marker);
-  return ids;
+interface KeyListing {
+  ids: Set<string>;
+  /** KMS's Date on the last page's answer: every key listed was made no later than its second. */
+  answeredAt?: Date;
+}
+
+/** Every key ID ListKeys shows in the account and Region (1000 per page), and when KMS answered. */
+export async function listKeyIds(client: KMSClient): Promise<KeyListing> {
+  const listing: KeyListing = { ids: new Set<string>() };
+  const withCommand = (command: ListKeysCommand) => {
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        listing.answeredAt = dateOfAnswer(result.response) ?? listing.answeredAt;
+        return result;
+      },
+      { step: "deserialize", priority: "low", name: "pulumiKmsKeyListedAt" },
+    );
+    return command;
+  };
+  const pages = paginateListKeys({ client, pageSize: 1000, withCommand: (c) => withCommand(c as ListKeysCommand) }, {});
+  for await (const page of pages) {
+    for (const entry of page.Keys ?? []) if (entry.KeyId) listing.ids.add(entry.KeyId);
+  }
+  return listing;
 }
 
 /** What a key made by CreateKey from this declaration has, as observedFrom() reads it from DescribeKey. */
@@ -429,8 +491,12 @@ function matchedOn(desired: DesiredKey): Record<string, unknown> {
 interface Lookup {
   /** The key this create made, now claimed by it. */
   found?: KeyMetadata;
-  /** Every new key matching the declaration that nothing in this process has claimed. */
+  /** New keys matching the declaration that nothing in this process has claimed and one of its attempts could have made. */
   candidates: KeyMetadata[];
+  /** New keys matching the declaration that KMS made outside every attempt's window: not ours. */
+  someoneElses: KeyMetadata[];
+  /** KMS's Date on the last listing's answer. */
+  listedAt?: Date;
 }
 
 /**
@@ -443,7 +509,7 @@ async function findCreatedKey(
   desired: DesiredKey,
   declaration: string,
   before: Set<string>,
-  since: Date,
+  windows: readonly AttemptWindow[],
 ): Promise<Lookup> {
   const wanted = matchedOn(desired);
   const seen = new Map<string, KeyMetadata | undefined>();
@@ -451,37 +517,57 @@ async function findCreatedKey(
   await sleep(window);
   const giveUp = Date.now() + window;
   for (;;) {
-    for (const id of await listKeyIds(client)) {
+    const listing = await listKeyIds(client);
+    for (const id of listing.ids) {
       // Keys this process made answered their own creates: not candidates, so not described.
       if (before.has(id) || claimedKeys.has(id) || seen.has(id)) continue;
-      seen.set(id, await matchingKey(client, id, wanted, since));
+      seen.set(id, await matchingKey(client, id, wanted));
     }
-    const candidates = [...seen.values()].filter(
+    const matching = [...seen.values()].filter(
       (key): key is KeyMetadata => key !== undefined && !claimedKeys.has(key.KeyId ?? ""),
     );
+    // An attempt that got no answer may have made its key up to this listing's answer.
+    const bounded = windows.map((w) => ({ from: w.from, to: w.to ?? listing.answeredAt }));
+    const candidates = matching.filter((key) => couldBeFrom(key, bounded));
+    const someoneElses = matching.filter((key) => !couldBeFrom(key, bounded));
     // Another create of this process with the same declaration may still get its answer and claim a candidate.
     const othersAwaiting = (awaitingAnswers.get(declaration) ?? 0) > 0;
     if (othersAwaiting && Date.now() < giveUp) {
       await sleep(LOOKUP_POLL_MS);
       continue;
     }
-    if (candidates.length === 1 && !othersAwaiting) {
+    // Cannot tell: more than one key as declared could be ours, or one could while someone else made one as declared.
+    if (candidates.length === 1 && someoneElses.length === 0 && !othersAwaiting) {
       claimedKeys.add(candidates[0].KeyId ?? "");
-      return { found: candidates[0], candidates };
+      return { found: candidates[0], candidates, someoneElses, listedAt: listing.answeredAt };
     }
-    return { candidates };
+    return { candidates, someoneElses, listedAt: listing.answeredAt };
   }
 }
 
-/** The key's metadata when it was made after `since` as declared; undefined when it is someone else's. */
+/**
+ * Whether KMS made the key within one of the windows, by its own clock: CreationDate and Date headers come from KMS,
+ * so no skew allowance; a key in the same second as a window's end may have been made just after the answer and is
+ * a candidate all the same (the rule above then refuses it if anything else casts doubt).
+ */
+function couldBeFrom(key: KeyMetadata, windows: readonly AttemptWindow[]): boolean {
+  const created = key.CreationDate?.getTime();
+  if (created === undefined) return true;
+  return windows.some(
+    (w) =>
+      (w.from === undefined || created >= w.from.getTime()) &&
+      (w.to === undefined || created < w.to.getTime() + DATE_RESOLUTION_MS),
+  );
+}
+
+/** The key's metadata when it is as declared; undefined when it is not (someone else's, whenever made). */
 async function matchingKey(
   client: KMSClient,
   keyId: string,
   wanted: Record<string, unknown>,
-  since: Date,
 ): Promise<KeyMetadata | undefined> {
   const metadata = await describeKey(client, keyId);
-  if (!metadata || (metadata.CreationDate && metadata.CreationDate < since)) return undefined;
+  if (!metadata) return undefined;
   const { tags, ...fields } = wanted;
   const observed = observedFrom(metadata) as unknown as Record<string, unknown>;
   for (const [name, value] of Object.entries(fields)) if (observed[name] !== value) return undefined;
