@@ -263,6 +263,8 @@ const LOOKUP_POLL_MS = 500;
 const CLOCK_SKEW_MS = 5 * 60_000;
 /** An HTTP Date header counts whole seconds: a moment it gives may be up to this much later. */
 const DATE_RESOLUTION_MS = 1000;
+// CreationDate and the Date header may be stamped by different KMS hosts: their clocks may differ by this, not minutes.
+const KMS_HOSTS_SKEW_MS = 250;
 
 /** Keys this process has created or found as its own: never taken by another create. */
 const claimedKeys = new Set<string>();
@@ -546,17 +548,17 @@ async function findCreatedKey(
 }
 
 /**
- * Whether KMS made the key within one of the windows, by its own clock: CreationDate and Date headers come from KMS,
- * so no skew allowance; a key in the same second as a window's end may have been made just after the answer and is
- * a candidate all the same (the rule above then refuses it if anything else casts doubt).
+ * Whether KMS made the key within one of the windows, by its own clock: CreationDate and the Date headers both come
+ * from KMS, so the client's clock plays no part; a key in the same second as a window's end may have been made just
+ * after the answer and is a candidate all the same (the rule above then refuses it if anything else casts doubt).
  */
 function couldBeFrom(key: KeyMetadata, windows: readonly AttemptWindow[]): boolean {
   const created = key.CreationDate?.getTime();
   if (created === undefined) return true;
   return windows.some(
     (w) =>
-      (w.from === undefined || created >= w.from.getTime()) &&
-      (w.to === undefined || created < w.to.getTime() + DATE_RESOLUTION_MS),
+      (w.from === undefined || created >= w.from.getTime() - KMS_HOSTS_SKEW_MS) &&
+      (w.to === undefined || created < w.to.getTime() + DATE_RESOLUTION_MS + KMS_HOSTS_SKEW_MS),
   );
 }
 

@@ -297,8 +297,8 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
       declared: {},
       faults: (proxy) => proxy.addFault({ operation: "CreateKey", kind: "internal", times: 1 }),
       afterFirstCreateKey: async () => {
-        // Past the second of KMS's 500 (its Date header), while the lookup waits out the consistency window.
-        await sleep(1100);
+        // Past the second of KMS's 500 (its Date header) and the provider's allowance, while the lookup waits.
+        await sleep(1500);
         theirs = (await raw.send(new CreateKeyCommand({}))).KeyMetadata;
       },
     });
@@ -325,7 +325,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
       declared: {},
       faults: (proxy) => proxy.addFault({ operation: "CreateKey", kind: "internal" }),
       afterFirstCreateKey: async () => {
-        await sleep(1100);
+        await sleep(1500);
         theirs = (await raw.send(new CreateKeyCommand({}))).KeyMetadata;
       },
     });
@@ -395,7 +395,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
       declared: {},
       faults: (proxy) => proxy.addFault({ operation: "CreateKey", kind: "internalAfter", times: 1 }),
       afterFirstCreateKey: async () => {
-        await sleep(1100);
+        await sleep(1500);
         theirs = (await raw.send(new CreateKeyCommand({}))).KeyMetadata;
       },
     });
