@@ -6,6 +6,7 @@ import { KMSClient } from "@aws-sdk/client-kms";
 import { DefaultRateLimiter } from "@smithy/core/retry";
 import type { Connection } from "./inputs";
 import { connectionKey, newKmsClient, newLimiter, checkedEndpoint } from "./kms/client";
+import type { KeyListing } from "./kms/gateway";
 import type { ObservedKey } from "./plan";
 
 /** How long what read() found stands in for the DescribeKey an update or delete would make: the engine's refresh. */
@@ -25,8 +26,8 @@ export class ProviderSession {
   private readonly claimed = new Set<string>();
   /** CreateKey requests waiting for their answer, by connection and declaration. */
   private readonly awaiting = new Map<string, number>();
-  /** The latest listing of the account's key ARNs per connection, shared by the creates that start within its reuse. */
-  private readonly listings = new Map<string, { at: number; ids: Promise<Set<string>> }>();
+  /** The latest listing of the account's keys per connection, shared by the creates that start within its reuse. */
+  private readonly listings = new Map<string, { at: number; listing: Promise<KeyListing> }>();
 
   /** The client of a connection; `retries: false` for the one call that must not be resent blindly (CreateKey). */
   client(connection: Connection, options: { retries?: boolean } = {}): KMSClient {
@@ -93,15 +94,15 @@ export class ProviderSession {
     return (this.awaiting.get(declaration) ?? 0) > 0;
   }
 
-  /** The account's key ARNs as listed at most 10 s ago for this connection, else a new listing. */
-  keyArnsBefore(connection: Connection, list: () => Promise<Set<string>>): Promise<Set<string>> {
+  /** The account's keys as listed at most 10 s ago for this connection, else a new listing. */
+  keyListingBefore(connection: Connection, list: () => Promise<KeyListing>): Promise<KeyListing> {
     const place = connectionKey(connection);
     const latest = this.listings.get(place);
-    if (latest && Date.now() - latest.at <= LISTING_REUSE_MS) return latest.ids;
-    const listing = { at: Date.now(), ids: list() };
-    this.listings.set(place, listing);
+    if (latest && Date.now() - latest.at <= LISTING_REUSE_MS) return latest.listing;
+    const entry = { at: Date.now(), listing: list() };
+    this.listings.set(place, entry);
     // A failed listing is not reused: the next create lists again.
-    listing.ids.catch(() => this.listings.get(place) === listing && this.listings.delete(place));
-    return listing.ids;
+    entry.listing.catch(() => this.listings.get(place) === entry && this.listings.delete(place));
+    return entry.listing;
   }
 }

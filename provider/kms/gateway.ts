@@ -14,6 +14,7 @@ import {
   KeySpec,
   KeyUsageType,
   KMSClient,
+  ListKeysCommand,
   paginateListKeys,
   paginateListResourceTags,
   PutKeyPolicyCommand,
@@ -283,15 +284,30 @@ function toTagList(tags: Record<string, string>): Tag[] {
 /** How long a lookup after an unanswered CreateKey waits for ListKeys to show new keys (KMS is eventually consistent). */
 export const DEFAULT_CREATE_LOOKUP_SECONDS = 10;
 const LOOKUP_POLL_MS = 500;
-// KMS accepts a request whose clock is up to 5 minutes off its own, so CreationDate is compared with that allowance.
+// Without a Date header on the listing before CreateKey, the local clock bounds it, allowing KMS's 5 minutes of skew.
 const CLOCK_SKEW_MS = 5 * 60_000;
+/** An HTTP Date header counts whole seconds: a moment it gives may be up to this much later. */
+const DATE_RESOLUTION_MS = 1000;
+// CreationDate and the Date header may be stamped by different KMS hosts: their clocks may differ by this, not minutes.
+const KMS_HOSTS_SKEW_MS = 250;
+
+/**
+ * When a key made by one CreateKey attempt was made, by KMS's own clock: after the last KMS answer before the attempt
+ * was sent (`from`), and no later than KMS's answer to it (`to`; none when no answer came: then up to the latest
+ * listing, which shows only keys made before it).
+ */
+interface AttemptWindow {
+  from?: Date;
+  to?: Date;
+}
 
 /**
  * CreateKey is not idempotent, so the SDK must not resend it blindly: a reply lost after KMS made the key would
  * leave a second, untracked key. CreateKey sends exactly what is declared, nothing to find it by; instead the
- * account's keys are listed before the first attempt (keyArnsBefore), and after an attempt whose outcome is unknown the new ones
- * (ListKeys, after KMS's consistency window) are described and matched against the declaration. One match that no
- * other create of this process has taken is the key; several are refused, never guessed.
+ * account's keys are listed before the first attempt (keyListingBefore), and after an attempt whose outcome is
+ * unknown the new ones (ListKeys, after KMS's consistency window) are described and matched against the declaration. KMS's
+ * own Date headers bound when a key of ours can have been made (AttemptWindow); findCreatedKey adopts a match only
+ * when it can tell it is ours, and otherwise refuses, naming the keys.
  */
 export async function createKey(
   session: ProviderSession,
@@ -304,9 +320,8 @@ export async function createKey(
   if (!("acquireInitialRetryToken" in strategy)) throw new Error("the AWS SDK's retry strategy is not of version 2");
   let retryToken = await strategy.acquireInitialRetryToken("kms");
   const started = new Date();
-  const since = new Date(started.getTime() - CLOCK_SKEW_MS);
   const before = await session
-    .keyArnsBefore(connection, () => listKeyArns(client))
+    .keyListingBefore(connection, () => listKeyArns(client))
     .catch((err: unknown) => Object.assign(explain(err, { operation: "ListKeys" }), { cause: err }));
   // Not even the listing left this machine, after the SDK's retries: CreateKey would not either, and nothing was made.
   if (before instanceof Error && neverSent(before.cause)) {
@@ -326,18 +341,26 @@ export async function createKey(
   // Set once an attempt is signed and handed to the HTTP handler: before that (no credentials, no Region) KMS saw
   // nothing; after, a failure to resolve or connect (neverSent) still means nothing was sent.
   let sent = false;
+  // KMS's Date on its answer to the attempt, whatever the status (a 500 has one); none when no answer came.
+  let answeredAt: Date | undefined;
   command.middlewareStack.add(
     (next) => async (args) => {
       sent = true;
-      return next(args);
+      const result = await next(args);
+      answeredAt = dateOfAnswer(result.response);
+      return result;
     },
     { step: "deserialize", priority: "low", name: "pulumiKmsKeyMarkSent" },
   );
   const declaration = JSON.stringify([connection.region, connection.endpoint, ...Object.values(matchedOn(desired))]);
   const lookFor = `a key made after ${started.toISOString()} with description ${JSON.stringify(desired.description)}`;
+  const windows: AttemptWindow[] = [];
+  let lastAnswerBefore =
+    before instanceof Error ? undefined : (before.answeredAt ?? new Date(started.getTime() - CLOCK_SKEW_MS));
   for (;;) {
     let err: unknown;
     sent = false;
+    answeredAt = undefined;
     const answered = session.awaitAnswer(declaration);
     try {
       const out = await once.send(command);
@@ -351,15 +374,17 @@ export async function createKey(
     }
     const failure = explain(err, { operation: "CreateKey" }).message.replace(/\.$/, "");
     const unknownOutcome = sent && outcomeUnknown(err);
+    let someoneElses: KeyMetadata[] = [];
     if (unknownOutcome) {
       if (before instanceof Error) {
         throw new Error(
           `${failure}. KMS may have made the key before the connection failed, and it can't be looked for: listing the account's keys before CreateKey failed (${before.message}). Not sending CreateKey again: look for ${lookFor}; import it or schedule it for deletion.`,
         );
       }
+      windows.push({ from: lastAnswerBefore, to: answeredAt });
       let lookup: Lookup;
       try {
-        lookup = await findCreatedKey(session, client, desired, declaration, before, since);
+        lookup = await findCreatedKey(session, client, desired, declaration, before.arns, windows);
       } catch (lookupError) {
         // Neither sending CreateKey again (a second key) nor staying silent (an untraceable key) is safe.
         const reason = explain(lookupError, { operation: "ListKeys" }).message;
@@ -368,26 +393,49 @@ export async function createKey(
         );
       }
       if (lookup.found) return lookup.found;
+      someoneElses = lookup.someoneElses;
       if (lookup.candidates.length > 0) {
-        const arns = lookup.candidates.map((key) => key.Arn ?? key.KeyId).join(", ");
+        const arns = lookup.candidates.map(arnOf).join(", ");
+        const others =
+          someoneElses.length > 0
+            ? `; ${someoneElses.map(arnOf).join(", ")} match too but KMS made them when no CreateKey of this program was under way, so they are someone else's: leave them`
+            : "";
         throw new Error(
-          `${failure}. KMS may have made the key before the connection failed, and more keys than this program can tell apart match it (made since ${started.toISOString()}, same description, spec, usage, multi-Region and tags): ${arns}. Not sending CreateKey again and adopting none: import the one that is this key (the import resource option), schedule the others for deletion.`,
+          `${failure}. KMS may have made the key anyway, and this program can't tell which key is its own: ${arns} could be (made since ${started.toISOString()} with the same description, spec, usage, multi-Region and tags)${others}. Not sending CreateKey again and adopting none: import the one that is this key (the import resource option), and schedule for deletion any of them that nobody uses.`,
         );
       }
+      // The next attempt is sent after the lookup's listing answered: a key KMS made before that is not the next one's.
+      lastAnswerBefore = lookup.listedAt ?? lastAnswerBefore;
     }
     const errorType = retryErrorType(err);
     if (errorType === "CLIENT_ERROR") throw explain(err, { operation: "CreateKey" });
     try {
       retryToken = await strategy.refreshRetryTokenForRetry(retryToken, { errorType });
     } catch {
+      const left =
+        someoneElses.length > 0
+          ? ` (${someoneElses.map(arnOf).join(", ")} match it but KMS made them when no CreateKey of this program was under way, so they are someone else's: left alone)`
+          : "";
       throw unknownOutcome
         ? new Error(
-            `${failure}. No key matching it appeared in ListKeys within ${lookupSeconds()} s, so KMS most likely made none; if ${lookFor} appears later, import it or schedule it for deletion.`,
+            `${failure}. No key KMS could have made for it appeared in ListKeys within ${lookupSeconds()} s, so KMS most likely made none${left}; if ${lookFor} appears later, import it or schedule it for deletion.`,
           )
         : explain(err, { operation: "CreateKey" });
     }
     await sleep(retryToken.getRetryDelay());
   }
+}
+
+function arnOf(key: KeyMetadata): string {
+  return key.Arn ?? key.KeyId ?? "";
+}
+
+/** The moment KMS made an answer, by its own clock: the HTTP Date header (whole seconds), of any status. */
+function dateOfAnswer(response: unknown): Date | undefined {
+  const headers = (response as { headers?: Record<string, string | undefined> } | undefined)?.headers ?? {};
+  const value = headers.date ?? headers.Date;
+  const date = value === undefined ? undefined : new Date(value);
+  return date && Number.isFinite(date.getTime()) ? date : undefined;
 }
 
 /** True when the request may have reached KMS and been carried out although no success came back. */
@@ -412,17 +460,37 @@ function lookupSeconds(): number {
   return Number.isFinite(configured) && configured >= 0 ? configured : DEFAULT_CREATE_LOOKUP_SECONDS;
 }
 
+/** One listing of the account's keys in a Region. */
+export interface KeyListing {
+  arns: Set<string>;
+  /** KMS's Date on the last page's answer: every key listed was made no later than its second. */
+  answeredAt?: Date;
+}
+
 /**
- * Every key ARN ListKeys shows in the account and Region (1000 per page). A fleet's creates share one listing per
- * 10 s (ProviderSession.keyArnsBefore): a listing is valid for any create that starts after it began, and the keys this
- * process made since are its own (claimed), never taken for another's.
+ * Every key ARN ListKeys shows in the account and Region (1000 per page), and when KMS answered. A fleet's creates
+ * share one listing per 10 s (ProviderSession.keyListingBefore): a listing is valid for any create that starts after
+ * it began, the keys this process made since are its own (claimed), and its answer's Date stays a lower bound of when
+ * KMS made a key of any create that reuses it.
  */
-export async function listKeyArns(client: KMSClient): Promise<Set<string>> {
-  const arns = new Set<string>();
-  for await (const page of paginateListKeys({ client, pageSize: 1000 }, {})) {
-    for (const entry of page.Keys ?? []) if (entry.KeyArn) arns.add(entry.KeyArn);
+export async function listKeyArns(client: KMSClient): Promise<KeyListing> {
+  const listing: KeyListing = { arns: new Set<string>() };
+  const withCommand = (command: ListKeysCommand) => {
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        listing.answeredAt = dateOfAnswer(result.response) ?? listing.answeredAt;
+        return result;
+      },
+      { step: "deserialize", priority: "low", name: "pulumiKmsKeyListedAt" },
+    );
+    return command;
+  };
+  const pages = paginateListKeys({ client, pageSize: 1000, withCommand: (c) => withCommand(c as ListKeysCommand) }, {});
+  for await (const page of pages) {
+    for (const entry of page.Keys ?? []) if (entry.KeyArn) listing.arns.add(entry.KeyArn);
   }
-  return arns;
+  return listing;
 }
 
 /** What a key made by CreateKey from this declaration has, as observedFrom() reads it from DescribeKey. */
@@ -441,8 +509,12 @@ function matchedOn(desired: DesiredKey): Record<string, unknown> {
 interface Lookup {
   /** The key this create made, now claimed by it. */
   found?: KeyMetadata;
-  /** Every new key matching the declaration that nothing in this process has claimed. */
+  /** New keys matching the declaration that nothing in this process has claimed and one of its attempts could have made. */
   candidates: KeyMetadata[];
+  /** New keys matching the declaration that KMS made outside every attempt's window: not ours. */
+  someoneElses: KeyMetadata[];
+  /** KMS's Date on the last listing's answer. */
+  listedAt?: Date;
 }
 
 /**
@@ -456,7 +528,7 @@ async function findCreatedKey(
   desired: DesiredKey,
   declaration: string,
   before: Set<string>,
-  since: Date,
+  windows: readonly AttemptWindow[],
 ): Promise<Lookup> {
   const wanted = matchedOn(desired);
   const seen = new Map<string, KeyMetadata | undefined>();
@@ -464,37 +536,57 @@ async function findCreatedKey(
   await sleep(window);
   const giveUp = Date.now() + window;
   for (;;) {
-    for (const arn of await listKeyArns(client)) {
+    const listing = await listKeyArns(client);
+    for (const arn of listing.arns) {
       // Keys this process made answered their own creates: not candidates, so not described.
       if (before.has(arn) || session.isClaimed(arn) || seen.has(arn)) continue;
-      seen.set(arn, await matchingKey(client, arn, wanted, since));
+      seen.set(arn, await matchingKey(client, arn, wanted));
     }
-    const candidates = [...seen.values()].filter(
+    const matching = [...seen.values()].filter(
       (key): key is KeyMetadata => key !== undefined && !session.isClaimed(key.Arn),
     );
+    // An attempt that got no answer may have made its key up to this listing's answer.
+    const bounded = windows.map((w) => ({ from: w.from, to: w.to ?? listing.answeredAt }));
+    const candidates = matching.filter((key) => couldBeFrom(key, bounded));
+    const someoneElses = matching.filter((key) => !couldBeFrom(key, bounded));
     // Another create of this process with the same declaration may still get its answer and claim a candidate.
     const othersAwaiting = session.othersAwaiting(declaration);
     if (othersAwaiting && Date.now() < giveUp) {
       await sleep(LOOKUP_POLL_MS);
       continue;
     }
-    if (candidates.length === 1 && !othersAwaiting) {
-      session.claim(candidates[0].Arn ?? "");
-      return { found: candidates[0], candidates };
+    // Cannot tell: more than one key as declared could be ours, or one could while someone else made one as declared.
+    if (candidates.length === 1 && someoneElses.length === 0 && !othersAwaiting) {
+      session.claim(arnOf(candidates[0]));
+      return { found: candidates[0], candidates, someoneElses, listedAt: listing.answeredAt };
     }
-    return { candidates };
+    return { candidates, someoneElses, listedAt: listing.answeredAt };
   }
 }
 
-/** The key's metadata when it was made after `since` as declared; undefined when it is someone else's. */
+/**
+ * Whether KMS made the key within one of the windows, by its own clock: CreationDate and the Date headers both come
+ * from KMS, so the client's clock plays no part; a key in the same second as a window's end may have been made just
+ * after the answer and is a candidate all the same (the rule above then refuses it if anything else casts doubt).
+ */
+function couldBeFrom(key: KeyMetadata, windows: readonly AttemptWindow[]): boolean {
+  const created = key.CreationDate?.getTime();
+  if (created === undefined) return true;
+  return windows.some(
+    (w) =>
+      (w.from === undefined || created >= w.from.getTime() - KMS_HOSTS_SKEW_MS) &&
+      (w.to === undefined || created < w.to.getTime() + DATE_RESOLUTION_MS + KMS_HOSTS_SKEW_MS),
+  );
+}
+
+/** The key's metadata when it is as declared; undefined when it is not (someone else's, whenever made). */
 async function matchingKey(
   client: KMSClient,
   keyId: string,
   wanted: Record<string, unknown>,
-  since: Date,
 ): Promise<KeyMetadata | undefined> {
   const metadata = await describeKey(client, keyId);
-  if (!metadata || (metadata.CreationDate && metadata.CreationDate < since)) return undefined;
+  if (!metadata) return undefined;
   const { tags, ...fields } = wanted;
   const observed = observedFrom(metadata) as unknown as Record<string, unknown>;
   for (const [name, value] of Object.entries(fields)) if (observed[name] !== value) return undefined;

@@ -1,8 +1,15 @@
 // CreateKey is the hard case: when its reply is lost, KMS may or may not have made the key. The provider lists the
 // account's key IDs before the first attempt and, after an attempt whose outcome is unknown, looks among the new
 // ones (polling ListKeys: KMS is eventually consistent) for the key it declared. These cases push that lookup.
+import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
-import { CreateKeyCommand, ListResourceTagsCommand } from "@aws-sdk/client-kms";
+import {
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  KeyMetadata,
+  KMSClient,
+  ListResourceTagsCommand,
+} from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
 import { CallLogEntry, KmsProxy } from "../support/kms-proxy";
 import { KmsServer, startKmsServer } from "../support/kms-server";
@@ -122,6 +129,19 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
   }
 
   const count = (a: Attempt, operation: string) => a.log.filter((e) => e.operation === operation).length;
+
+  /** What the other tool's key is now, and the provider's calls that named it other than to read it. */
+  async function untouched(raw: KMSClient, a: Attempt, theirs: KeyMetadata) {
+    const now = (await raw.send(new DescribeKeyCommand({ KeyId: theirs.KeyId }))).KeyMetadata;
+    const reads = ["DescribeKey", "ListResourceTags", "GetKeyPolicy", "GetKeyRotationStatus"];
+    const writes = a.log.filter(
+      (e) => e.keyId !== undefined && e.keyId.endsWith(theirs.KeyId!) && !reads.includes(e.operation),
+    );
+    return { keyState: now?.KeyState, deletionDate: now?.DeletionDate, writes: writes.map((e) => e.operation) };
+  }
+
+  /** Everything the attempt tracks: the ids its creates returned and the ids its errors carry into the state. */
+  const trackedBy = (a: Attempt) => [...a.ids, ...a.errors.map((e) => e.id)].filter((id) => id !== undefined);
 
   it("reply lost after KMS made the key, among 20 other keys: found among the new IDs only; one key, tracked", async () => {
     const a = await createWith({
@@ -266,6 +286,134 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
     expect(theirs).to.be.a("string");
     expect(message).to.include(theirs!).and.include("adopting none");
     for (const id of a.keys) expect(message).to.include(id);
+  });
+
+  it("CreateKey answers 500 and makes nothing, then another tool makes a key as declared: not adopted, left as it is; CreateKey sent again makes this one's own", async () => {
+    const raw = motoClient(moto.endpoint, "us-east-2");
+    let theirs: KeyMetadata | undefined;
+    const a = await createWith({
+      region: "us-east-2",
+      // The default declaration: what another tool's plain CreateKey makes too.
+      declared: {},
+      faults: (proxy) => proxy.addFault({ operation: "CreateKey", kind: "internal", times: 1 }),
+      afterFirstCreateKey: async () => {
+        // Past the second of KMS's 500 (its Date header) and the provider's allowance, while the lookup waits.
+        await sleep(1500);
+        theirs = (await raw.send(new CreateKeyCommand({}))).KeyMetadata;
+      },
+    });
+    expect(theirs?.KeyId).to.be.a("string");
+    const other = theirs!;
+    expect(trackedBy(a), "the other tool's key is tracked by nothing of this program").not.to.include(other.KeyId);
+    record("500, nothing made, an identical key made elsewhere after", {
+      ...a,
+      keys: a.keys.filter((id) => id !== other.KeyId),
+    });
+    expect(a.errors.map((e) => e.message)).to.deep.equal([]);
+    expect(a.ids).to.have.length(1);
+    expect([...a.keys].sort(), "this one's key and the other tool's").to.deep.equal([a.ids[0], other.KeyId].sort());
+    expect(a.createKeyCalls, "CreateKey sent again once nothing of this program's was found").to.equal(2);
+    expect(await untouched(raw, a, other)).to.deep.equal({ keyState: "Enabled", deletionDate: undefined, writes: [] });
+    raw.destroy();
+  });
+
+  it("CreateKey answers 500 every time and makes nothing while another tool makes a key as declared: fails without adopting it, and names it as someone else's", async () => {
+    const raw = motoClient(moto.endpoint, "eu-north-1");
+    let theirs: KeyMetadata | undefined;
+    const a = await createWith({
+      region: "eu-north-1",
+      declared: {},
+      faults: (proxy) => proxy.addFault({ operation: "CreateKey", kind: "internal" }),
+      afterFirstCreateKey: async () => {
+        await sleep(1500);
+        theirs = (await raw.send(new CreateKeyCommand({}))).KeyMetadata;
+      },
+    });
+    expect(theirs?.Arn).to.be.a("string");
+    const other = theirs!;
+    expect(a.ids, "no key adopted").to.deep.equal([]);
+    expect(trackedBy(a), "no state tracks the other tool's key").to.deep.equal([]);
+    expect(a.keys, "only the other tool's key was made").to.deep.equal([other.KeyId]);
+    expect(a.createKeyCalls).to.equal(ATTEMPTS);
+    const message = a.errors[0]?.message ?? "";
+    expect(message).to.include("CreateKey").and.include("most likely made none").and.include(other.Arn!);
+    expect(message).to.include("someone else's").and.include("left alone");
+    expect(await untouched(raw, a, other)).to.deep.equal({ keyState: "Enabled", deletionDate: undefined, writes: [] });
+    raw.destroy();
+  });
+
+  it("CreateKey answers 500 after KMS made the key: the lookup adopts it; one key, tracked, CreateKey sent once", async () => {
+    const a = await createWith({
+      region: "ap-south-1",
+      declared: { description: "made, then 500", tags: { team: "ledger" } },
+      faults: (proxy) => proxy.addFault({ operation: "CreateKey", kind: "internalAfter", times: 1 }),
+    });
+    record("500 after the key was made", a);
+    expect(a.errors.map((e) => e.message)).to.deep.equal([]);
+    expect(a.ids).to.have.length(1);
+    expect(a.keys, "exactly the one key, tracked").to.deep.equal(a.ids);
+    expect(a.createKeyCalls, "CreateKey sent once").to.equal(1);
+  });
+
+  it("CreateKey answers 500 after KMS made the key, and another tool made a key as declared before that answer: adopts neither, resends nothing, names both", async () => {
+    const raw = motoClient(moto.endpoint, "ap-northeast-2");
+    let theirs: KeyMetadata | undefined;
+    const a = await createWith({
+      region: "ap-northeast-2",
+      declared: {},
+      faults: (proxy) =>
+        proxy.addFault({
+          operation: "CreateKey",
+          kind: "internalAfter",
+          times: 1,
+          // Between KMS making this one's key and its answer: both keys could be this one's.
+          whileHeld: async () => (theirs = (await raw.send(new CreateKeyCommand({}))).KeyMetadata),
+        }),
+    });
+    const other = theirs!;
+    expect(other?.Arn).to.be.a("string");
+    record("500 after the key was made, an identical key made elsewhere before the answer", a, 2);
+    expect(a.ids, "no key adopted").to.deep.equal([]);
+    expect(trackedBy(a)).to.deep.equal([]);
+    expect(a.keys.length, "this one's and the other tool's").to.equal(2);
+    expect(a.createKeyCalls, "CreateKey not sent again").to.equal(1);
+    const message = a.errors[0]?.message ?? "";
+    expect(message)
+      .to.include("can't tell")
+      .and.include("adopting none")
+      .and.include("import the one that is this key");
+    for (const id of a.keys) expect(message).to.include(id);
+    expect(await untouched(raw, a, other)).to.deep.equal({ keyState: "Enabled", deletionDate: undefined, writes: [] });
+    raw.destroy();
+  });
+
+  it("CreateKey answers 500 after KMS made the key, then another tool makes a key as declared: someone else makes such keys now, so adopts neither and says which could be this one's", async () => {
+    const raw = motoClient(moto.endpoint, "ap-southeast-2");
+    let theirs: KeyMetadata | undefined;
+    const a = await createWith({
+      region: "ap-southeast-2",
+      declared: {},
+      faults: (proxy) => proxy.addFault({ operation: "CreateKey", kind: "internalAfter", times: 1 }),
+      afterFirstCreateKey: async () => {
+        await sleep(1500);
+        theirs = (await raw.send(new CreateKeyCommand({}))).KeyMetadata;
+      },
+    });
+    const other = theirs!;
+    expect(other?.Arn).to.be.a("string");
+    const mine = a.keys.filter((id) => id !== other.KeyId);
+    expect(mine, "the key KMS made for this create").to.have.length(1);
+    record("500 after the key was made, an identical key made elsewhere after", { ...a, keys: mine }, 1);
+    expect(a.ids, "no key adopted").to.deep.equal([]);
+    expect(a.createKeyCalls, "CreateKey not sent again").to.equal(1);
+    const message = a.errors[0]?.message ?? "";
+    expect(message, "this one's key is named as one to import").to.include(`key/${mine[0]} could be`);
+    expect(message, "the other tool's key is named as someone else's").to.include(
+      `key/${other.KeyId} match too but KMS made them when no CreateKey of this program was under way`,
+    );
+    expect(message).to.include("adopting none").and.include("import the one that is this key");
+    expect(await untouched(raw, a, other)).to.deep.equal({ keyState: "Enabled", deletionDate: undefined, writes: [] });
+    raw.destroy();
   });
 
   it("CreateKey carries exactly the declared tags: 50 declared, 50 sent, 50 on the key", async () => {

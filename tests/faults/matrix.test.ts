@@ -62,6 +62,7 @@ const KMS_OPERATION = new RegExp(`\\b(${PROVIDER_APIS.join("|")})\\b|kms:[A-Za-z
 const CAUSE: Record<FaultKind, RegExp> = {
   throttle: /Throttling|rate/i,
   internal: /KMSInternalException|internal/i,
+  internalAfter: /KMSInternalException|internal/i,
   dependencyTimeout: /DependencyTimeout|timed out/i,
   unavailable: /\b503\b|unavailable/i,
   resetBefore: /socket hang up|ECONNRESET|connection|reset/i,

@@ -506,6 +506,42 @@ describe("KmsProxy in front of moto (tests/support)", function () {
       expect(proxy.callLog[0]).to.include({ operation: "CreateKey", status: "reset", fault: "resetAfter" });
     });
 
+    it("internalAfter -> KMSInternalException (500), but the operation really happened", async () => {
+      const before = await countKeys();
+      proxy.resetCounts();
+      proxy.addFault({ operation: "CreateKey", kind: "internalAfter", times: 1 });
+      const err = await rejects(kms.send(new CreateKeyCommand({})));
+      expect(err.name).to.equal("KMSInternalException");
+      expect(err.$metadata?.httpStatusCode).to.equal(500);
+      expect(await countKeys()).to.equal(before + 1);
+      expect(proxy.callLog[0]).to.include({ operation: "CreateKey", status: 500, fault: "internalAfter" });
+    });
+
+    it("every answer has KMS's Date header, moto's and the proxy's own 500 alike, by one clock", async () => {
+      const dates: (string | undefined)[] = [];
+      const dated = client(env.endpoint, 1);
+      dated.middlewareStack.add(
+        (next) => async (args) => {
+          const result = await next(args);
+          dates.push((result.response as { headers?: Record<string, string> }).headers?.date);
+          return result;
+        },
+        { step: "deserialize", priority: "low", name: "recordDate" },
+      );
+      const t0 = Math.floor(Date.now() / 1000) * 1000;
+      await dated.send(new ListKeysCommand({}));
+      proxy.addFault({ operation: "CreateKey", kind: "internal", times: 1 });
+      const err = await rejects(dated.send(new CreateKeyCommand({})));
+      dated.destroy();
+      expect(err.$metadata?.httpStatusCode).to.equal(500);
+      const t1 = Date.now();
+      expect(dates).to.have.length(2);
+      for (const date of dates) {
+        expect(date, "a Date header").to.be.a("string");
+        expect(Date.parse(date!)).to.be.within(t0, t1);
+      }
+    });
+
     it("resetAfter on a state change: the client hears nothing, the key changed", async () => {
       const k = await newKey();
       proxy.addFault({ operation: "DisableKey", kind: "resetAfter", keyId: k.KeyId });

@@ -2,7 +2,8 @@
 //   - counts calls per operation (callLog, calls()),
 //   - enforces KMS key-state rules that moto does not (KMSInvalidStateException),
 //   - lets tests pretend a key is in a state moto cannot produce (overrideKeyState),
-//   - injects faults (throttling, 5xx, connection resets before/after the operation, delays, access denied),
+//   - injects faults (throttling, 5xx before or after the operation, connection resets before/after it, delays,
+//     access denied),
 //   - applies per-operation request quotas like KMS does: a token bucket per operation (AWS_KMS_QUOTAS),
 //   - puts each access key in an account (moto reads `x-moto-account-id`), also for STS GetCallerIdentity, and
 //     resolves key ARNs as KMS does: an ARN of another account or Region is not found (moto ignores both parts).
@@ -15,6 +16,7 @@ import { AWS_KMS_QUOTAS } from "../../provider/kms/quotas";
 export type FaultKind =
   | "throttle"
   | "internal"
+  | "internalAfter"
   | "dependencyTimeout"
   | "unavailable"
   | "resetBefore"
@@ -34,6 +36,8 @@ export interface FaultRule {
   delayMs?: number;
   /** Only requests for this key (key ID, or key ARN: compared by the part after "key/"; aliases compared as given). */
   keyId?: string;
+  /** For "resetAfter" and "internalAfter": runs once moto has carried the request out, before the client hears. */
+  whileHeld?: () => Promise<unknown>;
 }
 
 export interface ProxyOptions {
@@ -474,6 +478,7 @@ export class KmsProxy {
       if (err !== undefined) entry.error = err;
       this.callLog.push(entry);
       if (res.destroyed) return;
+      // moto's Date is passed on; Node dates the proxy's own answers (sendDate), by the same clock: KMS's Date header.
       res.writeHead(outcome.status, { ...outcome.headers, "content-length": outcome.body.length });
       res.end(outcome.body);
     };
@@ -490,6 +495,7 @@ export class KmsProxy {
     // 1. injected faults
     const rule = this.matchFault(operation, keyId) ?? this.tagOnCreateDenied(operation, entry);
     let resetAfter = false;
+    let internalAfter = false;
     if (rule) {
       entry.fault = rule.kind;
       this.applied[rule.kind] = (this.applied[rule.kind] ?? 0) + 1;
@@ -543,10 +549,23 @@ export class KmsProxy {
         case "resetAfter":
           resetAfter = true;
           break;
+        case "internalAfter":
+          internalAfter = true;
+          break;
       }
     }
 
     const outcome = await this.process(req, reqBody, operation, body, entry);
+    if (rule?.whileHeld && (resetAfter || internalAfter)) await rule.whileHeld();
+    if (this.stopped) return;
+    if (internalAfter) {
+      // KMS carried the request out, then answered 500: the client can't tell whether it did.
+      return finish(
+        jsonError(500, "KMSInternalException", "The request was rejected because an internal exception occurred.", {
+          "x-kms-proxy-fault": "internalAfter",
+        }),
+      );
+    }
     finish(resetAfter ? "reset" : outcome);
   }
 
