@@ -1,4 +1,5 @@
 // Where a key lives: its ARN names the partition, Region, account and ID, and every call about the key goes there.
+import { parse, validate } from "@aws-sdk/util-arn-parser";
 import { connectionOf, Connection, KeyInputs } from "./inputs";
 
 /** The parts of a key ARN: arn:PARTITION:SERVICE:REGION:ACCOUNT:key/KEY-ID. */
@@ -12,17 +13,18 @@ export interface KeyArn {
   keyId: string;
 }
 
-// Any partition and service name: KMS-compatible services use their own (the seed's example is `verenc`).
-// The Region field may be empty or left out (arn:aws:verenc:111122223333:key/...), and so may the partition.
-const KEY_ARN = /^arn:([a-z0-9-]*):([a-z0-9-]+):(?:([a-z0-9-]*):)?([0-9]{12}):key\/([^/:\s]+)$/i;
-
 /** The parts of a key ARN, or undefined when the value is not one. */
 export function parseKeyArn(value: unknown): KeyArn | undefined {
-  if (typeof value !== "string") return undefined;
-  const match = KEY_ARN.exec(value);
-  if (!match) return undefined;
-  const [arn, partition, service, region, account, keyId] = match;
-  return { arn, partition, service, region: region ?? "", account, keyId };
+  if (typeof value !== "string" || /\s/.test(value)) return undefined;
+  // Any partition and service name: KMS-compatible services use their own (the seed's example is `verenc`), and may
+  // leave the Region field out (arn:aws:verenc:111122223333:key/...), which the SDK's parser needs, if only empty.
+  const fields = value.split(":");
+  const arn = fields.length === 5 ? [...fields.slice(0, 3), "", ...fields.slice(3)].join(":") : value;
+  if (!validate(arn)) return undefined;
+  const { partition, service, region, accountId, resource } = parse(arn);
+  const keyId = /^key\/([^/:]+)$/i.exec(resource)?.[1];
+  if (!keyId || !/^[0-9]{12}$/.test(accountId) || !/^[a-z0-9-]+$/i.test(service)) return undefined;
+  return { arn: value, partition, service, region, account: accountId, keyId };
 }
 
 /** The key ID in a key ID or key ARN. */

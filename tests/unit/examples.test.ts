@@ -45,6 +45,7 @@ describe("examples are project folders", () => {
     expect(manifest.dependencies).to.deep.equal({
       "@aws-sdk/client-kms": "^3.1164.0",
       "@aws-sdk/client-sts": "^3.1164.0",
+      "@aws-sdk/util-arn-parser": "^3.972.55",
       "@pulumi/pulumi": `^${LEGS.oldest.pulumi}`,
       "@smithy/core": "^3.41.1",
       "cli-table3": "^0.6.5",
