@@ -29,6 +29,7 @@ import {
   planUpdate,
   UpdateScope,
 } from "./plan";
+import { canonicalJson } from "./json";
 import { policiesEquivalent } from "./policy";
 import { ProviderSession } from "./session";
 import { parseKeyReference, UNKNOWN, validateInputs } from "./validation";
@@ -496,17 +497,10 @@ function isRecord(value: unknown): boolean {
 
 function differs(a: unknown, b: unknown): boolean {
   if (b === UNKNOWN) return true;
-  return canonical(a) !== canonical(b);
+  // Absent and null are the same: nothing declared.
+  return canonicalJson(a ?? null) !== canonicalJson(b ?? null);
 }
 
-function canonical(value: unknown): string {
-  if (value === undefined || value === null) return "";
-  if (typeof value === "object" && !Array.isArray(value)) {
-    const entries = Object.entries(value as Props).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    return JSON.stringify(entries);
-  }
-  return JSON.stringify(value);
-}
 
 /** The outputs of a key: the inputs as KMS has them now, plus what KMS reports. */
 export function outputsOf(declared: object, observed: ObservedKey, importing = false): KeyOutputs {
