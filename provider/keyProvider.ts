@@ -133,7 +133,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
       const actions = planDelete(observed, window);
       // Adopted since by another resource (a replacement that kept the import option, maybe in an interrupted run,
       // or another stack): the key is that one's now, and this resource leaves it as it is.
-      if (actions.length > 0 && (await adoptedByAnother(client, address.keyId, props))) return;
+      if (actions.length > 0 && (await adoptedByAnother(client, observed, address.keyId, props))) return;
       for (const action of actions) {
         await runAction(client, address.keyId, action);
       }
@@ -146,8 +146,14 @@ export class KeyProvider implements dynamic.ResourceProvider {
 }
 
 /** Whether the key's owner tag names an adoption other than this resource's (see adopt). */
-async function adoptedByAnother(client: KMSClient, keyId: string, props: Props): Promise<boolean> {
-  const owner = await readOwnerTag(client, keyId);
+async function adoptedByAnother(
+  client: KMSClient,
+  observed: ObservedKey | undefined,
+  keyId: string,
+  props: Props,
+): Promise<boolean> {
+  // The refresh's read of the key saw its tags: no need to read them again.
+  const owner = observed?.ownerTag !== undefined ? (observed.ownerTag ?? undefined) : await readOwnerTag(client, keyId);
   return owner !== undefined && owner !== props.ownerTag;
 }
 
@@ -500,7 +506,6 @@ function differs(a: unknown, b: unknown): boolean {
   // Absent and null are the same: nothing declared.
   return canonicalJson(a ?? null) !== canonicalJson(b ?? null);
 }
-
 
 /** The outputs of a key: the inputs as KMS has them now, plus what KMS reports. */
 export function outputsOf(declared: object, observed: ObservedKey, importing = false): KeyOutputs {

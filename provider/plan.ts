@@ -57,6 +57,8 @@ export interface ObservedKey {
   tags?: Record<string, string>;
   /** Parts read could not see: "policy", "rotation", "tags". */
   unreadable: string[];
+  /** The owner tag of an adoption, as a read of the key's tags found it: null for none; undefined when not read. */
+  ownerTag?: string | null;
 }
 
 export type KeyAction =

@@ -154,6 +154,7 @@ export function observedFrom(
     enableKeyRotation: parts.rotation?.enabled,
     rotationPeriodInDays: parts.rotation?.enabled ? parts.rotation.periodInDays : undefined,
     tags: parts.tags === undefined ? undefined : userTags(parts.tags),
+    ownerTag: parts.tags === undefined ? undefined : (parts.tags[OWNER_TAG] ?? null),
     unreadable: parts.unreadable ?? [],
   };
 }
