@@ -146,6 +146,61 @@ describe("unit: kms-key-drift report", () => {
     expect(findDrift(changed, NOW).map((key) => key.attributes)).to.deep.equal([["policy"]]);
   });
 
+  it("policy drift is the provider's: an account ID against its root ARN, one statement against a list, reordering", () => {
+    const declared = {
+      Version: "2012-10-17",
+      Statement: {
+        Sid: "root",
+        Effect: "Allow",
+        Principal: { AWS: ["111122223333", "arn:aws:iam::444455556666:root"] },
+        Action: ["kms:Describe*", "kms:*"],
+        Resource: "*",
+      },
+    };
+    const asKmsHasIt = {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "root",
+          Effect: "Allow",
+          Principal: { AWS: ["arn:aws:iam::444455556666:root", "arn:aws:iam::111122223333:root"] },
+          Action: ["kms:*", "kms:Describe*"],
+          Resource: "*",
+        },
+      ],
+    };
+    // Even where the engine plans an update (a state-only input changed), the policy is no drift.
+    const events = keyEvents(
+      "policy",
+      { ...LIVE, policy: JSON.stringify(asKmsHasIt) },
+      { ...DECLARED, policy: JSON.stringify(declared), deletionWindowInDays: 7 },
+    );
+    expect(findDrift(events, NOW)).to.deep.equal([]);
+  });
+
+  it("a plan that leaves the key as it is is no drift, whatever the outputs look like", () => {
+    const events = keyEvents("same", { ...LIVE, tags: { team: "intruder" } }, DECLARED, "same");
+    expect(findDrift(events, NOW)).to.deep.equal([]);
+  });
+
+  it("keys read with KmsKey.get are not managed: never drift, whatever their state, description, tags or rotation", () => {
+    const read = (name: string, live: Props): EngineEvent[] => [
+      ...keyEvents(name, live, undefined),
+      ...keyEvents(name, undefined, {}, "read"),
+    ];
+    const events = [
+      ...read("described", {
+        ...LIVE,
+        description: "someone else's",
+        tags: { owner: "them" },
+        enableKeyRotation: true,
+      }),
+      ...read("off", { ...LIVE, keyState: "Disabled", enabled: false }),
+      ...read("going", { ...LIVE, keyState: "PendingDeletion", deletionDate: "2026-12-06T07:59:59.000Z" }),
+    ];
+    expect(findDrift(events, NOW)).to.deep.equal([]);
+  });
+
   it("program changes are not drift: a key not deployed yet, a key removed from the program", () => {
     const events = [
       ...keyEvents("new", undefined, DECLARED, "create"),
