@@ -247,6 +247,10 @@ describe("unit: kms-key-drift report", () => {
     expect(recoverExitCode([stack("drift", ["skipped"])], false)).to.equal(1);
     expect(recoverExitCode([stack("drift", ["planned"])], true)).to.equal(2);
     expect(recoverExitCode([stack("clean")], true)).to.equal(0);
+    // --dry-run exits 1 only when it could not do its job: a key it would leave alone (gone) is drift, 2.
+    expect(recoverExitCode([stack("drift", ["skipped"])], true)).to.equal(2);
+    expect(recoverExitCode([stack("drift", ["skipped", "planned"]), stack("clean")], true)).to.equal(2);
+    expect(recoverExitCode([stack("drift", ["skipped"]), stack("error")], true)).to.equal(1);
     expect(recoverExitCode([stack("clean"), stack("error")], false)).to.equal(1);
   });
 });
