@@ -76,16 +76,20 @@ export function observeKeys(events: Iterable<EngineEvent>): Map<string, Observat
     if (!observation) keys.set(urn, (observation = { urn }));
     return observation;
   };
+  // Keys whose refresh step started: their next outputs event is what the read found.
+  const refreshing = new Set<string>();
   for (const event of events) {
     const metadata: StepEventMetadata | undefined = event.resOutputsEvent?.metadata ?? event.resourcePreEvent?.metadata;
     if (!metadata || metadata.type !== KMS_KEY_TYPE) continue;
     const observation = at(metadata.urn);
     if (READ_OPS.includes(metadata.op)) {
       observation.readOnly = true;
-    } else if (metadata.op === "refresh") {
-      // Only the outputs event carries what the read found; a read that finds nothing leaves `new` empty.
-      if (event.resOutputsEvent) observation.live = metadata.new?.outputs ?? null;
-    } else {
+    } else if (event.resourcePreEvent && metadata.op === "refresh") {
+      refreshing.add(metadata.urn);
+    } else if (event.resOutputsEvent && (refreshing.delete(metadata.urn) || metadata.op === "refresh")) {
+      // A preview reports the read as a refresh step; a refresh reports its outcome (same, update, delete: gone).
+      observation.live = metadata.op === "delete" ? null : (metadata.new?.outputs ?? null);
+    } else if (metadata.op !== "refresh") {
       // A replacement's steps come one after another; the one that changes the key in place is what it plans.
       if (!CHANGING_OPS.includes(observation.op as OpType)) observation.op = metadata.op;
       if (metadata.new?.inputs) observation.declared = metadata.new.inputs;
@@ -101,7 +105,7 @@ export function findDrift(events: Iterable<EngineEvent>, now: Date): KeyDrift[] 
 }
 
 /** Most urgent first (fewest days left first among keys pending deletion), then by name. */
-export function sortDrift<T extends KeyDrift>(drifted: T[]): T[] {
+function sortDrift<T extends KeyDrift>(drifted: T[]): T[] {
   return drifted.sort(
     (a, b) =>
       DRIFT_KINDS.indexOf(a.kind) - DRIFT_KINDS.indexOf(b.kind) ||

@@ -80,6 +80,9 @@ class EventLog {
     private readonly applying = false,
   ) {}
 
+  /** Keys whose refresh step started, so their next outputs event is that read's. */
+  private readonly refreshing = new Set<string>();
+
   readonly onEvent = (event: EngineEvent): void => {
     this.events.push(event);
     const diagnostic = event.diagnosticEvent;
@@ -93,11 +96,14 @@ class EventLog {
         }
       } else this.errors.push(message);
     }
+    const started = event.resourcePreEvent?.metadata;
+    if (started?.type === KMS_KEY_TYPE && started.op === "refresh") this.refreshing.add(started.urn);
     const metadata = event.resOutputsEvent?.metadata;
-    if (metadata && metadata.type === KMS_KEY_TYPE && (metadata.op === "refresh" || this.applying)) {
-      this.context.progress(
-        `${this.stack}: ${metadata.op === "refresh" ? "read" : metadata.op} ${nameOf(metadata.urn)}`,
-      );
+    if (metadata?.type !== KMS_KEY_TYPE) return;
+    if (this.refreshing.delete(metadata.urn) || metadata.op === "refresh") {
+      this.context.progress(`${this.stack}: read ${nameOf(metadata.urn)}${metadata.op === "delete" ? " (gone)" : ""}`);
+    } else if (this.applying) {
+      this.context.progress(`${this.stack}: ${metadata.op} ${nameOf(metadata.urn)}`);
     }
   };
 

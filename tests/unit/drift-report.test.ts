@@ -2,7 +2,7 @@
 // recorded from CLI 3.248.0), the report's order, days left, and the exit codes.
 import type { EngineEvent, OpType } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
-import { daysLeft, findDrift, KMS_KEY_TYPE } from "../../cli/drift";
+import { daysLeft, findDrift, KMS_KEY_TYPE, observeKeys } from "../../cli/drift";
 import { checkExitCode, recoverExitCode } from "../../cli/report";
 import type { StackReport } from "../../cli/stacks";
 
@@ -47,6 +47,12 @@ function keyEvents(
   const base = { sequence: 0, timestamp: 0 };
   const events: EngineEvent[] = [];
   if (live !== undefined) {
+    events.push({
+      ...base,
+      resourcePreEvent: {
+        metadata: { op: "refresh", urn: urn(name), type: KMS_KEY_TYPE, provider: "", old: state(name, LIVE) },
+      },
+    });
     events.push({
       ...base,
       resOutputsEvent: {
@@ -199,6 +205,36 @@ describe("unit: kms-key-drift report", () => {
       ...read("going", { ...LIVE, keyState: "PendingDeletion", deletionDate: "2026-12-06T07:59:59.000Z" }),
     ];
     expect(findDrift(events, NOW)).to.deep.equal([]);
+  });
+
+  it("a refresh (not a preview) reports each read by its outcome: a key it deleted from the state is gone", () => {
+    const base = { sequence: 0, timestamp: 0 };
+    const refreshed = (name: string, op: OpType, outputs?: Props): EngineEvent[] => [
+      { ...base, resourcePreEvent: { metadata: { op: "refresh", urn: urn(name), type: KMS_KEY_TYPE, provider: "" } } },
+      {
+        ...base,
+        resOutputsEvent: {
+          metadata: {
+            op,
+            urn: urn(name),
+            type: KMS_KEY_TYPE,
+            provider: "",
+            old: state(name, LIVE),
+            new: outputs ? state(name, outputs, outputs) : undefined,
+          },
+        },
+      },
+    ];
+    const keys = observeKeys([
+      ...refreshed("gone", "delete"),
+      ...refreshed("changed", "update", { ...LIVE, keyState: "Disabled" }),
+      ...refreshed("same", "same", LIVE),
+    ]);
+    expect([...keys.values()].map((key) => [key.urn, key.live?.keyState ?? key.live])).to.deep.equal([
+      [urn("gone"), null],
+      [urn("changed"), "Disabled"],
+      [urn("same"), "Enabled"],
+    ]);
   });
 
   it("program changes are not drift: a key not deployed yet, a key removed from the program", () => {
