@@ -1,5 +1,9 @@
 // Pure: which KmsKeys drifted, read from the engine events of a refreshed preview. No I/O here.
-import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
+// Drift has one definition, the provider's: a key drifted when the engine plans to change it (its diff, diffKey) and
+// the provider's own comparison (changesOf) names what differs. Nothing here compares attributes by other rules.
+import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
+import { changesOf } from "../provider/keyProvider";
+import { isPendingDeletion } from "../provider/plan";
 
 /** Type token of KmsKey resources in a stack. */
 export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
@@ -8,7 +12,7 @@ export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
 export const DRIFT_KINDS = ["pending-deletion", "disabled", "attributes", "gone"] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
-/** The attributes compared between the live key and its declaration, in the user's words. */
+/** The attributes a key can drift in, in the user's words (the program's input names). */
 export const DRIFT_ATTRIBUTES = [
   "description",
   "tags",
@@ -19,6 +23,11 @@ export const DRIFT_ATTRIBUTES = [
   "enabled",
 ] as const;
 export type DriftAttribute = (typeof DRIFT_ATTRIBUTES)[number];
+
+/** The plan steps that change a key that exists: the engine's word that it differs from its declaration. */
+const CHANGING_OPS: readonly OpType[] = ["update", "replace", "create-replacement", "delete-replaced"];
+/** The steps of a key read with KmsKey.get: the stack does not manage it. */
+const READ_OPS: readonly OpType[] = ["read", "read-replacement", "discard", "discard-replaced"];
 
 const DAY_MS = 24 * 60 * 60_000;
 
@@ -47,14 +56,16 @@ export interface KeyDrift {
 type Props = Record<string, unknown>;
 
 /** What the events say about one KmsKey. */
-interface Observation {
+export interface Observation {
   urn: string;
   /** Outputs after the refresh; null when the refresh found the key gone. */
   live?: Props | null;
-  /** The declaration (inputs of the program's registration), from the plan step. */
+  /** The declaration (inputs of the program's registration, as the provider's check left them), from the plan step. */
   declared?: Props;
   /** The plan step's operation (same, update, create, ...). */
-  op?: string;
+  op?: OpType;
+  /** Read with KmsKey.get: the stack reads this key and never changes it. */
+  readOnly?: boolean;
 }
 
 /** The KmsKeys' refresh results and plan steps, by URN, from a preview's (or refresh's) engine events. */
@@ -65,15 +76,22 @@ export function observeKeys(events: Iterable<EngineEvent>): Map<string, Observat
     if (!observation) keys.set(urn, (observation = { urn }));
     return observation;
   };
+  // Keys whose refresh step started: their next outputs event is what the read found.
+  const refreshing = new Set<string>();
   for (const event of events) {
     const metadata: StepEventMetadata | undefined = event.resOutputsEvent?.metadata ?? event.resourcePreEvent?.metadata;
     if (!metadata || metadata.type !== KMS_KEY_TYPE) continue;
     const observation = at(metadata.urn);
-    if (metadata.op === "refresh") {
-      // Only the outputs event carries what the read found; a read that finds nothing leaves `new` empty.
-      if (event.resOutputsEvent) observation.live = metadata.new?.outputs ?? null;
-    } else {
-      observation.op = metadata.op;
+    if (READ_OPS.includes(metadata.op)) {
+      observation.readOnly = true;
+    } else if (event.resourcePreEvent && metadata.op === "refresh") {
+      refreshing.add(metadata.urn);
+    } else if (event.resOutputsEvent && (refreshing.delete(metadata.urn) || metadata.op === "refresh")) {
+      // A preview reports the read as a refresh step; a refresh reports its outcome (same, update, delete: gone).
+      observation.live = metadata.op === "delete" ? null : (metadata.new?.outputs ?? null);
+    } else if (metadata.op !== "refresh") {
+      // A replacement's steps come one after another; the one that changes the key in place is what it plans.
+      if (!CHANGING_OPS.includes(observation.op as OpType)) observation.op = metadata.op;
       if (metadata.new?.inputs) observation.declared = metadata.new.inputs;
       if (observation.live === undefined && metadata.old?.outputs) observation.live = metadata.old.outputs;
     }
@@ -83,11 +101,11 @@ export function observeKeys(events: Iterable<EngineEvent>): Map<string, Observat
 
 /** Every drifted key of a preview with refresh, most urgent first, then by name. */
 export function findDrift(events: Iterable<EngineEvent>, now: Date): KeyDrift[] {
-  const drifted: KeyDrift[] = [];
-  for (const observation of observeKeys(events).values()) {
-    const drift = driftOf(observation, now);
-    if (drift) drifted.push(drift);
-  }
+  return sortDrift([...observeKeys(events).values()].flatMap((observation) => driftOf(observation, now) ?? []));
+}
+
+/** Most urgent first (fewest days left first among keys pending deletion), then by name. */
+function sortDrift<T extends KeyDrift>(drifted: T[]): T[] {
   return drifted.sort(
     (a, b) =>
       DRIFT_KINDS.indexOf(a.kind) - DRIFT_KINDS.indexOf(b.kind) ||
@@ -96,10 +114,13 @@ export function findDrift(events: Iterable<EngineEvent>, now: Date): KeyDrift[] 
   );
 }
 
-function driftOf({ urn, live, declared, op }: Observation, now: Date): KeyDrift | undefined {
+/** How one key drifted, if it did: the engine's plan says whether, the provider's comparison says what. */
+export function driftOf({ urn, live, declared, op, readOnly }: Observation, now: Date): KeyDrift | undefined {
+  // KmsKey.get reads a key the stack does not manage: it has no declaration to drift from.
+  if (readOnly) return undefined;
   // A key the program no longer declares (or never deployed) is a program change, not drift.
   if (!declared || op === "delete") return undefined;
-  const name = urn.slice(urn.lastIndexOf("::") + 2);
+  const name = nameOf(urn);
   const declaredEnabled = declared.enabled !== false;
   if (live === null) {
     return {
@@ -113,13 +134,16 @@ function driftOf({ urn, live, declared, op }: Observation, now: Date): KeyDrift 
   }
   // Declared but not deployed yet: nothing live to drift.
   if (!live) return undefined;
+  // The engine leaves the key as it is: whatever the outputs look like, the provider's diff found nothing to do.
+  if (op === undefined || !CHANGING_OPS.includes(op)) return undefined;
   const keyState = text(live.keyState);
-  const attributes = DRIFT_ATTRIBUTES.filter((attribute) => attributeDiffers(attribute, live, declared));
-  const pending = keyState === "PendingDeletion" || keyState === "PendingReplicaDeletion";
-  const notEnabled = declaredEnabled && keyState !== "Enabled";
+  const stateDiffers = changesOf(live, declared).changed.has("enabled");
+  const pending = stateDiffers && keyState !== undefined && isPendingDeletion(keyState);
+  const attributes = changedAttributes(live, declared);
+  if (stateDiffers && !pending && !declaredEnabled) attributes.push("enabled");
   const kind: DriftKind | undefined = pending
     ? "pending-deletion"
-    : notEnabled
+    : stateDiffers && declaredEnabled
       ? "disabled"
       : attributes.length > 0
         ? "attributes"
@@ -139,6 +163,18 @@ function driftOf({ urn, live, declared, op }: Observation, now: Date): KeyDrift 
     declaredEnabled,
     upWould: plannedActions({ kind, keyState, attributes, declaredEnabled }).join(", "),
   };
+}
+
+/**
+ * The declared attributes (other than the key's state) that the provider's comparison finds different. It compares
+ * enableKeyRotation and rotationPeriodInDays as one part, rotation: each input is put to it alone to name the one.
+ */
+function changedAttributes(live: Props, declared: Props): DriftAttribute[] {
+  return DRIFT_ATTRIBUTES.filter(
+    (attribute) =>
+      attribute !== "enabled" &&
+      changesOf({ [attribute]: live[attribute] }, { [attribute]: declared[attribute] }).changed.size > 0,
+  );
 }
 
 /** Whole days from `now` until `date`, rounded down (0 on the last day, never negative). */
@@ -166,41 +202,8 @@ export function plannedActions(
   return actions;
 }
 
-function attributeDiffers(attribute: DriftAttribute, live: Props, declared: Props): boolean {
-  const want = declared[attribute];
-  switch (attribute) {
-    case "policy":
-      // An undeclared policy is not managed; a declared one is compared as JSON, as the provider does.
-      return want !== undefined && canonical(parseJson(live.policy)) !== canonical(parseJson(want));
-    case "enableKeyRotation":
-      return (want === true) !== (live.enableKeyRotation === true);
-    case "rotationPeriodInDays":
-      return declared.enableKeyRotation === true && want !== undefined && want !== live.rotationPeriodInDays;
-    case "tags":
-      return canonical(want ?? {}) !== canonical(live.tags ?? {});
-    case "description":
-      return (want ?? "") !== (live.description ?? "");
-    case "enabled":
-      return want === false && live.keyState === "Enabled";
-  }
-}
-
-function parseJson(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  try {
-    return JSON.parse(value) as unknown;
-  } catch {
-    return value;
-  }
-}
-
-/** JSON with object keys sorted, so key order makes no difference. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner && typeof inner === "object" && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner as Props).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
-      : inner,
-  );
+export function nameOf(urn: string): string {
+  return urn.slice(urn.lastIndexOf("::") + 2);
 }
 
 function text(value: unknown): string | undefined {

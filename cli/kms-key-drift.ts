@@ -3,7 +3,17 @@
 // pipelines. Runs over the Pulumi project in --cwd with whatever backend the user is logged into.
 import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { checkExitCode, recoverExitCode, renderJson, renderTable, Report, REPORT_SCHEMA_VERSION } from "./report";
+import { Cancellation, CancelSignal } from "./cancel";
+import {
+  cancelledExitCode,
+  checkExitCode,
+  ExitCode,
+  recoverExitCode,
+  renderJson,
+  renderTable,
+  Report,
+  REPORT_SCHEMA_VERSION,
+} from "./report";
 import { checkStack, recoverStack, RunContext, StackReport } from "./stacks";
 
 interface CommonOptions {
@@ -48,6 +58,26 @@ async function mapBounded<T, R>(items: T[], limit: number, task: (item: T) => Pr
   return results;
 }
 
+const progress = (line: string): void => {
+  process.stderr.write(`kms-key-drift: ${line}\n`);
+};
+
+// Ctrl-C or a CI runner's cancel: the running operations stop as `pulumi` stops on ^C, and the report says how far
+// each stack got. Later signals change nothing: the engine is finishing what it had in flight.
+const cancellation = new Cancellation(progress);
+for (const signal of ["SIGINT", "SIGTERM"] as const satisfies readonly CancelSignal[]) {
+  process.on(signal, () => {
+    if (!cancellation.signal)
+      progress(`${signal} received: cancelling (waiting for the operations in flight to finish)`);
+    cancellation.request(signal);
+  });
+}
+
+/** The exit code of the report, unless a signal cancelled the run. */
+function exitCodeOf(code: ExitCode): ExitCode {
+  return cancellation.signal ? cancelledExitCode(cancellation.signal) : code;
+}
+
 async function runStacks(
   options: CommonOptions,
   task: (stack: string | undefined, context: RunContext) => Promise<StackReport>,
@@ -56,7 +86,8 @@ async function runStacks(
   const context: RunContext = {
     workDir: path.resolve(options.cwd),
     now: () => now,
-    progress: (line) => process.stderr.write(`kms-key-drift: ${line}\n`),
+    progress,
+    cancellation,
   };
   const names: (string | undefined)[] = options.stack.length > 0 ? [...new Set(options.stack)] : [undefined];
   return { stacks: await mapBounded(names, options.parallel, (name) => task(name, context)), now };
@@ -88,7 +119,7 @@ withCommonOptions(
     command: "check",
     dryRun: false,
     checkedAt: now.toISOString(),
-    exitCode: checkExitCode(stacks),
+    exitCode: exitCodeOf(checkExitCode(stacks)),
     stacks,
   };
   print(report, options.json);
@@ -101,7 +132,7 @@ withCommonOptions(
       "refresh, then update only the drifted keys (nothing else in the stack); exit 0 all recovered, 1 otherwise",
     ),
 )
-  .option("--dry-run", "show what would be done; change nothing (exit 2 when something would be done)", false)
+  .option("--dry-run", "show what would be done; change nothing (exit 0 no drift, 2 drift, 1 error)", false)
   .action(async (options: CommonOptions & { dryRun: boolean }) => {
     const { stacks, now } = await runStacks(options, (stack, context) => recoverStack(stack, options.dryRun, context));
     const report: Report = {
@@ -109,7 +140,7 @@ withCommonOptions(
       command: "recover",
       dryRun: options.dryRun,
       checkedAt: now.toISOString(),
-      exitCode: recoverExitCode(stacks, options.dryRun),
+      exitCode: exitCodeOf(recoverExitCode(stacks, options.dryRun)),
       stacks,
     };
     print(report, options.json);

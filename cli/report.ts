@@ -15,8 +15,16 @@ export interface Report {
   stacks: StackReport[];
 }
 
-/** As `terraform plan -detailed-exitcode`: 0 nothing to do, 2 drift (or, in recover, something left), 1 error. */
-export type ExitCode = 0 | 1 | 2;
+/**
+ * As `terraform plan -detailed-exitcode`: 0 nothing to do, 2 drift (or, in recover, something left), 1 the command
+ * could not do its job; 130 and 143 when SIGINT or SIGTERM cancelled it, as a shell reports a command they stopped.
+ */
+export type ExitCode = 0 | 1 | 2 | 130 | 143;
+
+/** A cancelled run exits as a command stopped by its signal does (128 + the signal's number). */
+export function cancelledExitCode(signal: "SIGINT" | "SIGTERM"): ExitCode {
+  return signal === "SIGINT" ? 130 : 143;
+}
 
 /** check: error 1 beats drift 2 beats clean 0, over every stack. */
 export function checkExitCode(stacks: StackReport[]): ExitCode {
@@ -24,15 +32,14 @@ export function checkExitCode(stacks: StackReport[]): ExitCode {
   return stacks.some((stack) => stack.keys.length > 0) ? 2 : 0;
 }
 
-/** recover: 0 when every drifted key was recovered; 1 when a stack failed or a key could not be recovered. */
+/**
+ * recover: 0 when every drifted key was recovered; 1 when a stack failed or a key could not be recovered. With
+ * --dry-run, as check: 2 when any key drifted (gone keys too: they need the user), 1 only when a stack failed.
+ */
 export function recoverExitCode(stacks: StackReport[], dryRun: boolean): ExitCode {
+  if (dryRun) return checkExitCode(stacks);
   if (stacks.some((stack) => stack.result === "error")) return 1;
-  const keys = stacks.flatMap((stack) => stack.keys);
-  if (dryRun) {
-    if (keys.some((key) => key.recovery?.status === "skipped")) return 1;
-    return keys.length > 0 ? 2 : 0;
-  }
-  return keys.every((key) => key.recovery?.status === "recovered") ? 0 : 1;
+  return stacks.flatMap((stack) => stack.keys).every((key) => key.recovery?.status === "recovered") ? 0 : 1;
 }
 
 /** The report as people read it: one table row per drifted key, then each stack without drift or with an error. */
@@ -76,6 +83,7 @@ export function renderTable(report: Report): string {
   if (table.length > 0) lines.push(table.toString());
   for (const stack of report.stacks) {
     if (stack.result === "error") lines.push(`${stack.stack}: error: ${stack.error ?? "unknown"}`);
+    else if (stack.result === "cancelled") lines.push(`${stack.stack}: ${stack.message ?? "cancelled"}`);
     else if (stack.keys.length === 0) lines.push(`${stack.stack}: no drift`);
   }
   return lines.join("\n") + "\n";

@@ -1,17 +1,21 @@
 // Runs check and recover on one stack of a project folder, through the Automation API's local workspace (the
 // backend the user is logged into, the project's own program), and turns the engine's events into a report.
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { findDrift, KeyDrift, KMS_KEY_TYPE, plannedActions } from "./drift";
+import { Cancellation, CancelledError } from "./cancel";
+import { driftOf, findDrift, KeyDrift, KMS_KEY_TYPE, nameOf, Observation, observeKeys, plannedActions } from "./drift";
 
 /** What became of one drifted key in `recover`. */
 export interface Recovery {
-  /** recovered: the targeted update succeeded; planned: --dry-run; failed / skipped: see message. */
-  status: "recovered" | "planned" | "failed" | "skipped";
-  /** What was done (or, with --dry-run, would be done), in order. */
+  /**
+   * recovered: a read after the update shows the key as declared; planned: --dry-run; failed / skipped: see message;
+   * cancelled: the run was cancelled before the key's update finished.
+   */
+  status: "recovered" | "planned" | "failed" | "skipped" | "cancelled";
+  /** What was done (as a read after the update shows it), or with --dry-run what would be done, in order. */
   actions: string[];
-  /** KMS's KeyState after the update. */
+  /** KMS's KeyState after the update, as read. */
   keyState?: string;
-  /** Why it failed or was skipped, and what to do. */
+  /** Why it failed, was skipped or cancelled, and what to do. */
   message?: string;
 }
 
@@ -22,10 +26,12 @@ export interface KeyReport extends KeyDrift {
 
 export interface StackReport {
   stack: string;
-  result: "clean" | "drift" | "error" | "recovered";
+  result: "clean" | "drift" | "error" | "recovered" | "cancelled";
   keys: KeyReport[];
   /** Why the stack could not be checked or recovered. */
   error?: string;
+  /** Only when cancelled: how far the stack got. */
+  message?: string;
 }
 
 export interface RunContext {
@@ -34,18 +40,30 @@ export interface RunContext {
   now: () => Date;
   /** A progress line (to stderr). */
   progress: (line: string) => void;
+  /** Set off by SIGINT or SIGTERM. */
+  cancellation: Cancellation;
 }
 
 async function openStack(stackName: string | undefined, context: RunContext): Promise<Stack> {
   const workspace = await LocalWorkspace.create({ workDir: context.workDir });
-  const name = stackName ?? (await workspace.stack())?.name;
+  // `pulumi stack ls`: the stacks' names, with nothing of theirs decrypted.
+  const stacks = await workspace.listStacks();
+  const name = stackName ?? stacks.find((stack) => stack.current)?.name;
   if (!name) throw new Error("no stack is selected: pass --stack NAME or run `pulumi stack select`");
+  if (!stacks.some((stack) => sameStack(stack.name, name))) {
+    throw new Error(`no stack named ${name} in this project (\`pulumi stack ls\` lists its stacks)`);
+  }
   // `pulumi stack select` would change the user's selected stack (and race between stacks checked at once); every
-  // operation names its stack anyway, so only make sure the stack exists.
-  workspace.selectStack = async (stack: string) => {
-    await workspace.stackOutputs(stack);
-  };
-  return Stack.select(name, workspace);
+  // operation names its stack anyway, and the listing showed that it exists.
+  workspace.selectStack = async () => {};
+  const stack = await Stack.select(name, workspace);
+  if (context.cancellation.signal) throw new CancelledError(context.cancellation.signal);
+  return stack;
+}
+
+/** The listing names a stack of the current project by its short name; the user may give it in full (org/project/stack). */
+function sameStack(listed: string, given: string): boolean {
+  return listed === given || given.endsWith(`/${listed}`) || listed.endsWith(`/${given}`);
 }
 
 /** Collects events, prints progress, and keeps the engine's error diagnostics for the report. */
@@ -62,6 +80,9 @@ class EventLog {
     private readonly applying = false,
   ) {}
 
+  /** Keys whose refresh step started, so their next outputs event is that read's. */
+  private readonly refreshing = new Set<string>();
+
   readonly onEvent = (event: EngineEvent): void => {
     this.events.push(event);
     const diagnostic = event.diagnosticEvent;
@@ -75,11 +96,14 @@ class EventLog {
         }
       } else this.errors.push(message);
     }
+    const started = event.resourcePreEvent?.metadata;
+    if (started?.type === KMS_KEY_TYPE && started.op === "refresh") this.refreshing.add(started.urn);
     const metadata = event.resOutputsEvent?.metadata;
-    if (metadata && metadata.type === KMS_KEY_TYPE && (metadata.op === "refresh" || this.applying)) {
-      this.context.progress(
-        `${this.stack}: ${metadata.op === "refresh" ? "read" : metadata.op} ${nameOf(metadata.urn)}`,
-      );
+    if (metadata?.type !== KMS_KEY_TYPE) return;
+    if (this.refreshing.delete(metadata.urn) || metadata.op === "refresh") {
+      this.context.progress(`${this.stack}: read ${nameOf(metadata.urn)}${metadata.op === "delete" ? " (gone)" : ""}`);
+    } else if (this.applying) {
+      this.context.progress(`${this.stack}: ${metadata.op} ${nameOf(metadata.urn)}`);
     }
   };
 
@@ -110,8 +134,17 @@ function whatToDo(keyState: string | undefined): string | undefined {
   return undefined;
 }
 
-function nameOf(urn: string): string {
-  return urn.slice(urn.lastIndexOf("::") + 2);
+/** A gone key is the user's call: recover never creates a key. */
+function goneRecovery(since: "check" | "refresh"): Recovery {
+  const when =
+    since === "check"
+      ? "KMS no longer has this key"
+      : "KMS no longer has this key: its waiting period ended after the check; it is left out of the update";
+  return {
+    status: "skipped",
+    actions: [],
+    message: `${when}; \`pulumi up\` would create a new one (data encrypted under it is lost)`,
+  };
 }
 
 /**
@@ -125,14 +158,23 @@ async function withDrift(
 ): Promise<StackReport> {
   let label = stackName ?? "(selected stack)";
   let log = new EventLog(label, context);
+  let keys: KeyReport[] = [];
   try {
+    if (context.cancellation.signal) throw new CancelledError(context.cancellation.signal);
     const stack = await openStack(stackName, context);
     label = stack.name;
     log = new EventLog(label, context);
     context.progress(`${label}: refreshing (a preview: the state is not written)`);
-    await stack.preview({ refresh: true, onEvent: log.onEvent });
-    return await next(stack, label, findDrift(log.events, context.now()));
+    await context.cancellation.run(`${label}: refreshing`, (cancellable) =>
+      stack.preview({ refresh: true, onEvent: log.onEvent, ...cancellable }),
+    );
+    keys = findDrift(log.events, context.now());
+    return await next(stack, label, keys);
   } catch (err) {
+    if (err instanceof CancelledError) {
+      context.progress(`${label}: cancelled`);
+      return { stack: label, result: "cancelled", keys, message: "cancelled before any change: nothing was changed" };
+    }
     context.progress(`${label}: error`);
     return { stack: label, result: "error", keys: [], error: log.explain(err) };
   }
@@ -147,9 +189,11 @@ export function checkStack(stackName: string | undefined, context: RunContext): 
 }
 
 /**
- * `recover`: a refreshed preview finds the drifted keys (as `check` does), then one `up --refresh` targets only them,
- * so nothing else in the stack changes. Gone keys are left out of the targets: `up` would create new keys, which is
- * the user's call. With dryRun: a preview with refresh and the same targets; nothing is written.
+ * `recover`: a refreshed preview finds the drifted keys (as `check` does); a refresh of only those keys reads them
+ * again, then one `up` without a refresh of its own updates only those still there, so nothing else in the stack
+ * changes and no key that went in the meantime is created anew; a refreshed preview of them then reads the result.
+ * Gone keys are left out: `up` would create new keys, which is the user's call. With dryRun: a preview with refresh
+ * and the same targets; nothing is written.
  */
 export function recoverStack(
   stackName: string | undefined,
@@ -157,79 +201,177 @@ export function recoverStack(
   context: RunContext,
 ): Promise<StackReport> {
   return withDrift(stackName, context, async (stack, label, keys) => {
-    const targets = keys.filter((key) => key.kind !== "gone").map((key) => key.urn);
-    for (const key of keys) {
-      if (key.kind === "gone") {
-        key.recovery = {
-          status: "skipped",
-          actions: [],
-          message: "KMS no longer has this key; `pulumi up` would create a new one (data encrypted under it is lost)",
-        };
-      }
-    }
+    for (const key of keys) if (key.kind === "gone") key.recovery = goneRecovery("check");
+    const targets = keys.filter((key) => key.kind !== "gone");
     if (targets.length === 0) {
       context.progress(`${label}: nothing to recover`);
       return { stack: label, result: keys.length === 0 ? "clean" : "drift", keys };
     }
-    if (dryRun) {
-      const plan = new EventLog(label, context);
-      await stack.preview({ refresh: true, target: targets, onEvent: plan.onEvent });
-      const planned = new Set(
-        [...plan.events].flatMap((event) => {
-          const metadata = event.resourcePreEvent?.metadata;
-          return metadata && metadata.op !== "refresh" && metadata.op !== "same" ? [metadata.urn] : [];
-        }),
-      );
-      for (const key of keys) {
-        if (key.kind === "gone") continue;
-        key.recovery = planned.has(key.urn)
-          ? { status: "planned", actions: plannedActions(key) }
-          : { status: "skipped", actions: [], message: "the targeted preview plans no change for this key" };
-      }
-      return { stack: label, result: "drift", keys };
-    }
-    context.progress(`${label}: updating ${targets.length} key(s), nothing else`);
-    const update = new EventLog(label, context, true);
+    return dryRun
+      ? planRecovery(stack, label, keys, targets, context)
+      : recoverKeys(stack, label, keys, targets, context);
+  });
+}
+
+/** --dry-run: the engine's plan for a targeted update of the drifted keys. */
+async function planRecovery(
+  stack: Stack,
+  label: string,
+  keys: KeyReport[],
+  targets: KeyReport[],
+  context: RunContext,
+): Promise<StackReport> {
+  const plan = new EventLog(label, context);
+  await context.cancellation.run(`${label}: targeted preview`, (cancellable) =>
+    stack.preview({ refresh: true, target: targets.map((key) => key.urn), onEvent: plan.onEvent, ...cancellable }),
+  );
+  const planned = new Map(findDrift(plan.events, context.now()).map((drift) => [drift.urn, drift]));
+  for (const key of targets) {
+    const drift = planned.get(key.urn);
+    key.recovery = !drift
+      ? { status: "skipped", actions: [], message: "the targeted preview plans no change for this key" }
+      : drift.kind === "gone"
+        ? goneRecovery("refresh")
+        : { status: "planned", actions: plannedActions(drift) };
+  }
+  return { stack: label, result: "drift", keys };
+}
+
+/** The targeted refresh, update and read of the drifted keys; a cancellation reports how far each key got. */
+async function recoverKeys(
+  stack: Stack,
+  label: string,
+  keys: KeyReport[],
+  targets: KeyReport[],
+  context: RunContext,
+): Promise<StackReport> {
+  const { cancellation, now } = context;
+  const update = new EventLog(label, context, true);
+  let phase: "refresh" | "update" | "read" = "refresh";
+  try {
+    context.progress(`${label}: reading ${targets.length} key(s) again before the update`);
+    const refresh = new EventLog(label, context);
+    await cancellation.run(`${label}: refresh`, (cancellable) =>
+      stack.refresh({ target: targets.map((key) => key.urn), onEvent: refresh.onEvent, ...cancellable }),
+    );
+    // A key whose waiting period ended since the check: an update of it would create a new key.
+    const refreshed = observeKeys(refresh.events);
+    const present = targets.filter((key) => {
+      if (refreshed.get(key.urn)?.live !== null) return true;
+      key.recovery = goneRecovery("refresh");
+      return false;
+    });
+    if (present.length === 0) return { stack: label, result: "drift", keys };
+
+    phase = "update";
+    context.progress(`${label}: updating ${present.length} key(s), nothing else`);
     let failure: unknown;
     try {
-      // refresh: the state is written as KMS has it; continueOnError: one key that fails does not stop the others.
-      await stack.up({ refresh: true, target: targets, continueOnError: true, onEvent: update.onEvent });
+      // No refresh of its own: the one above just read the keys. continueOnError: a key that fails does not stop the rest.
+      await cancellation.run(`${label}: update`, (cancellable) =>
+        stack.up({
+          target: present.map((key) => key.urn),
+          continueOnError: true,
+          onEvent: update.onEvent,
+          ...cancellable,
+        }),
+      );
     } catch (err) {
+      if (err instanceof CancelledError) throw err;
       failure = err;
     }
-    // The last outputs the up reported for each key (its refresh's, then its update's).
-    const final = new Map<string, Record<string, unknown>>();
-    for (const event of update.events) {
-      const metadata = event.resOutputsEvent?.metadata;
-      if (metadata && metadata.type === KMS_KEY_TYPE && metadata.new?.outputs) {
-        final.set(metadata.urn, metadata.new.outputs);
-      }
-    }
-    for (const key of keys) {
-      if (key.kind === "gone") continue;
-      const outputs = final.get(key.urn);
-      const error = update.resourceErrors.get(key.urn);
-      const keyState = typeof outputs?.keyState === "string" ? outputs.keyState : undefined;
-      // Recovered means KMS now has the key as declared, not merely that no error came back.
-      const asDeclared =
-        keyState !== undefined && (key.declaredEnabled ? keyState === "Enabled" : keyState === "Disabled");
-      key.recovery =
-        !error && asDeclared
-          ? { status: "recovered", actions: plannedActions(key), keyState }
-          : {
-              status: "failed",
-              actions: [],
-              keyState,
-              message: [
-                error ??
-                  (failure ? update.explain(failure) : `the key is ${keyState ?? "not reported"} after the update`),
-                whatToDo(keyState ?? key.keyState),
-              ]
-                .filter(Boolean)
-                .join("; "),
-            };
+
+    phase = "read";
+    context.progress(`${label}: reading the updated key(s) (a preview: the state is not written)`);
+    const read = new EventLog(label, context);
+    await cancellation.run(`${label}: reading after the update`, (cancellable) =>
+      stack.preview({ refresh: true, target: present.map((key) => key.urn), onEvent: read.onEvent, ...cancellable }),
+    );
+    const after = observeKeys(read.events);
+    for (const key of present) {
+      const observation = after.get(key.urn) ?? { urn: key.urn };
+      const error = update.resourceErrors.get(key.urn) ?? (failure ? update.explain(failure) : undefined);
+      key.recovery = outcome(key, observation, error, now());
     }
     const allRecovered = keys.every((key) => key.recovery?.status === "recovered");
     return { stack: label, result: allRecovered ? "recovered" : "drift", keys };
-  });
+  } catch (err) {
+    if (!(err instanceof CancelledError)) throw err;
+    context.progress(`${label}: cancelled (${phase})`);
+    return cancelledRecovery(label, keys, targets, phase, update, now());
+  }
+}
+
+/** What a read of the key after the update shows, against what the check found. */
+function outcome(before: KeyDrift, read: Observation, error: string | undefined, now: Date): Recovery {
+  const keyState = typeof read.live?.keyState === "string" ? read.live.keyState : undefined;
+  if (read.live === null) {
+    return {
+      status: "failed",
+      actions: [],
+      message: [error, "KMS no longer has this key after the update; `pulumi up` would create a new one"]
+        .filter(Boolean)
+        .join("; "),
+    };
+  }
+  if (!read.live) {
+    return { status: "failed", actions: [], message: error ?? "the key was not read after the update" };
+  }
+  const left = driftOf(read, now);
+  if (!left) return { status: "recovered", actions: plannedActions(before), keyState };
+  const leftToDo = plannedActions(left);
+  return {
+    status: "failed",
+    actions: plannedActions(before).filter((action) => !leftToDo.includes(action)),
+    keyState,
+    message: [error ?? `after the update, up would still ${leftToDo.join(", ")}`, whatToDo(keyState)]
+      .filter(Boolean)
+      .join("; "),
+  };
+}
+
+/** A cancelled recover: a key whose update finished is judged by what the update reported, the others were not reached. */
+function cancelledRecovery(
+  label: string,
+  keys: KeyReport[],
+  targets: KeyReport[],
+  phase: "refresh" | "update" | "read",
+  update: EventLog,
+  now: Date,
+): StackReport {
+  // The update's own outputs: what the provider found and left, call by call.
+  const updated = new Map<string, EngineEvent>();
+  for (const event of update.events) {
+    const metadata = event.resOutputsEvent?.metadata;
+    if (metadata?.type === KMS_KEY_TYPE && metadata.new?.outputs) updated.set(metadata.urn, event);
+  }
+  for (const key of targets) {
+    if (key.recovery) continue;
+    const metadata = updated.get(key.urn)?.resOutputsEvent?.metadata;
+    const error = update.resourceErrors.get(key.urn);
+    if (metadata?.new) {
+      const left = driftOf(
+        { urn: key.urn, live: metadata.new.outputs, declared: metadata.new.inputs, op: "update" },
+        now,
+      );
+      const keyState = typeof metadata.new.outputs.keyState === "string" ? metadata.new.outputs.keyState : undefined;
+      key.recovery = left
+        ? { status: "failed", actions: [], keyState, message: error ?? `up would still ${left.upWould}` }
+        : { status: "recovered", actions: plannedActions(key), keyState };
+    } else {
+      key.recovery = {
+        status: error ? "failed" : "cancelled",
+        actions: [],
+        message: [error, "the run was cancelled before this key's update finished: run recover again"]
+          .filter(Boolean)
+          .join("; "),
+      };
+    }
+  }
+  const message = {
+    refresh: "cancelled while reading the keys again, before the update: nothing was changed",
+    update: "cancelled during the update: the keys' updates in flight were finished, no other was started",
+    read: "cancelled while reading the keys after the update: the update had finished",
+  }[phase];
+  return { stack: label, result: "cancelled", keys, message };
 }

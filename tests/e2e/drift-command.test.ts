@@ -1,17 +1,23 @@
 // The kms-key-drift command as a user runs it: the packed package installed in a project folder
 // (tests/projects/drift-check), `node_modules/.bin/kms-key-drift` run there with the real CLI and language host
 // (oldest leg), KMS being moto behind the key-state proxy. Drift is made behind Pulumi's back, straight at moto.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import {
+  CreateKeyCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
+  EnableKeyRotationCommand,
   KeyMetadata,
   KMSClient,
   ListResourceTagsCommand,
+  PutKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
 } from "@aws-sdk/client-kms";
 import { expect } from "chai";
+import { MOTO_DEFAULT_ACCOUNT } from "../support/kms-proxy";
 import { startKmsServerWithProxy } from "../support/kms-server";
 import { CommandResult, LEGS, legTools, packedTarball, Project, REPO_ROOT } from "../support/project";
 
@@ -36,6 +42,7 @@ interface JsonReport {
     stack: string;
     result: string;
     error?: string;
+    message?: string;
     keys: {
       urn: string;
       name: string;
@@ -63,6 +70,48 @@ function straightToMoto(kms: Kms): KMSClient {
 /** `kms-key-drift ARGS` from the project's node_modules/.bin, in the project folder. */
 function drift(project: Project, ...args: string[]): Promise<CommandResult> {
   return project.command(path.join(project.dir, "node_modules", ".bin", "kms-key-drift"), args);
+}
+
+/** A `kms-key-drift` run still going, to be signalled as Ctrl-C or a CI runner would. */
+interface RunningDrift {
+  /** The process ID; with ownGroup also its process group's. */
+  pid: number;
+  stderr: () => string;
+  exited: Promise<CommandResult>;
+}
+
+/**
+ * Starts `kms-key-drift ARGS` in the project folder. ownGroup: in a process group of its own, as a shell runs a
+ * command in a terminal, so that a signal to the group reaches `pulumi` too, as a ^C in a terminal does.
+ */
+function startDrift(project: Project, args: string[], ownGroup = false): RunningDrift {
+  const child = spawn(path.join(project.dir, "node_modules", ".bin", "kms-key-drift"), args, {
+    cwd: project.dir,
+    env: project.env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: ownGroup,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const exited = new Promise<CommandResult>((resolve, reject) => {
+    child.on("error", reject);
+    // Killed by a signal instead of exiting: no exit code at all.
+    child.on("close", (code, signal) =>
+      resolve({ code: code ?? -1, stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr }),
+    );
+  });
+  return { pid: child.pid!, stderr: () => stderr, exited };
+}
+
+/** Waits for `condition`, checking every 100 ms, failing with `what` after `ms`. */
+async function until(condition: () => boolean, what: string, ms = 5 * 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`waited ${ms / 1000} s for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 function parseJson(result: CommandResult): JsonReport {
@@ -357,3 +406,250 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
     });
   });
 });
+
+describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
+  this.timeout(10 * 60_000);
+  let kms: Kms;
+  let moto: KMSClient;
+  let project: Project;
+  const describeKey = async (keyId: string): Promise<KeyMetadata> =>
+    (await moto.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
+  /** Calls that change a key, as the proxy saw them (out-of-band calls go straight to moto). */
+  const changes = () =>
+    kms.proxy.callLog
+      .filter((call) => !/^(Describe|Get|List)/.test(call.operation) && call.operation !== "GetCallerIdentity")
+      .map((call) => `${call.operation} ${call.keyId ?? ""}`.trim());
+
+  before(async function () {
+    this.timeout(30 * 60_000);
+    await Promise.all([legTools(LEG), packedTarball()]);
+    kms = await startKmsServerWithProxy();
+    moto = straightToMoto(kms);
+    // One project folder; each test has a stack of its own, with keys of its own.
+    project = await Project.create("drift-check", LEG, { kmsEndpoint: kms.endpoint, source: SOURCE });
+  });
+
+  after(async () => {
+    moto?.destroy();
+    await project?.cleanup();
+    await kms?.stop();
+  });
+
+  it("a policy KMS hands back in an equivalent form is no drift, as `pulumi preview --refresh` shows none", async () => {
+    await project.stackInit("policy");
+    await project.configSet("policy", "true");
+    await project.configSet("accountId", MOTO_DEFAULT_ACCOUNT);
+    const up = await project.up();
+    expect(up.code, output(up)).to.equal(0);
+    const policyKeyId = (await project.stackOutputs()).policyKeyId as string;
+    // As IAM stores it: the account as its root ARN, the statement in a list, the actions in another order.
+    const stored = {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "account",
+          Effect: "Allow",
+          Principal: { AWS: `arn:aws:iam::${MOTO_DEFAULT_ACCOUNT}:root` },
+          Action: ["kms:*", "kms:Describe*"],
+          Resource: "*",
+        },
+      ],
+    };
+    await moto.send(
+      new PutKeyPolicyCommand({ KeyId: policyKeyId, PolicyName: "default", Policy: JSON.stringify(stored) }),
+    );
+    const engine = await project.preview("--refresh", "--expect-no-changes");
+    expect(engine.code, `the engine plans no change:\n${output(engine)}`).to.equal(0);
+
+    const check = await drift(project, "check", "--json");
+    expect(check.code, output(check)).to.equal(0);
+    expect(parseJson(check).stacks[0]).to.deep.include({ stack: "policy", result: "clean", keys: [] });
+
+    kms.proxy.resetCounts();
+    const recover = await drift(project, "recover", "--json");
+    expect(recover.code, output(recover)).to.equal(0);
+    expect(parseJson(recover).stacks[0].keys, "keys recover reports").to.deep.equal([]);
+    expect(changes(), "calls that change a key").to.deep.equal([]);
+  });
+
+  it("keys read with KmsKey.get are not managed: never drift, never targeted, whatever their state", async () => {
+    // Someone else's key: described, tagged, rotating, then disabled.
+    const made = (
+      await moto.send(
+        new CreateKeyCommand({ Description: "someone else's key", Tags: [{ TagKey: "owner", TagValue: "them" }] }),
+      )
+    ).KeyMetadata!;
+    await moto.send(new EnableKeyRotationCommand({ KeyId: made.KeyId }));
+    await moto.send(new DisableKeyCommand({ KeyId: made.KeyId }));
+    await project.stackInit("read");
+    await project.configSet("readKeyId", made.KeyId!);
+    const up = await project.up();
+    expect(up.code, output(up)).to.equal(0);
+    expect((await project.stackOutputs()).readKeyState).to.equal("Disabled");
+
+    const check = await drift(project, "check", "--json");
+    expect(check.code, output(check)).to.equal(0);
+    expect(parseJson(check).stacks[0].keys.map((key) => key.name)).to.deep.equal([]);
+
+    // Pending deletion too, and one managed key drifted: recover updates that one only.
+    await moto.send(new ScheduleKeyDeletionCommand({ KeyId: made.KeyId, PendingWindowInDays: WINDOW_DAYS }));
+    const ids = (await project.stackOutputs()).keyIds as string[];
+    await moto.send(new DisableKeyCommand({ KeyId: ids[1] }));
+    kms.proxy.resetCounts();
+    const recover = await drift(project, "recover", "--json");
+    expect(recover.code, output(recover)).to.equal(0);
+    expect(parseJson(recover).stacks[0].keys.map((key) => [key.name, key.recovery?.status])).to.deep.equal([
+      ["disabled", "recovered"],
+    ]);
+    expect(
+      changes().filter((call) => call.includes(made.KeyId!)),
+      "calls that change the read key",
+    ).to.deep.equal([]);
+    expect((await describeKey(made.KeyId!)).KeyState).to.equal("PendingDeletion");
+  });
+
+  it("recover --dry-run with a gone key exits 2 (drift), not 1: the gone key is left to the user", async () => {
+    await project.stackInit("dry");
+    const ids = await upKeys(project);
+    kms.proxy.deleteKeyAfter(ids.pending, 0);
+    await moto.send(new DisableKeyCommand({ KeyId: ids.disabled }));
+
+    const run = await drift(project, "recover", "--dry-run", "--json");
+    expect(run.code, output(run)).to.equal(2);
+    const json = parseJson(run);
+    expect(json.exitCode).to.equal(2);
+    expect(json.stacks[0].keys.map((key) => [key.name, key.kind, key.recovery?.status])).to.deep.equal([
+      ["disabled", "disabled", "planned"],
+      ["pending", "gone", "skipped"],
+    ]);
+    expect(json.stacks[0].keys[1].recovery?.message).to.match(/pulumi up.*create a new one/);
+  });
+
+  it("a key whose waiting period ends between the check and the update is reported gone and never created anew", async () => {
+    await project.stackInit("race");
+    const ids = await upKeys(project);
+    await moto.send(new ScheduleKeyDeletionCommand({ KeyId: ids.pending, PendingWindowInDays: WINDOW_DAYS }));
+    await moto.send(new DisableKeyCommand({ KeyId: ids.disabled }));
+    // The check's read is the last one KMS answers for the key pending deletion: its period ends right after.
+    kms.proxy.deleteKeyAfter(ids.pending, 1);
+    kms.proxy.resetCounts();
+
+    const run = await drift(project, "recover", "--json");
+    expect(run.code, output(run)).to.equal(1);
+    const keys = parseJson(run).stacks[0].keys;
+    expect(keys.map((key) => [key.name, key.kind, key.recovery?.status])).to.deep.equal([
+      ["pending", "pending-deletion", "skipped"],
+      ["disabled", "disabled", "recovered"],
+    ]);
+    expect(keys[0].recovery?.message).to.match(/waiting period ended after the check/);
+    expect(keys[0].recovery?.message).to.match(/pulumi up.*create a new one/);
+    expect(
+      changes().filter((call) => call.startsWith("CreateKey")),
+      "CreateKey calls",
+    ).to.deep.equal([]);
+    expect((await describeKey(ids.disabled)).KeyState).to.equal("Enabled");
+  });
+
+  it("check finds whether a stack exists without decrypting its secrets", async () => {
+    await project.stackInit("secrets");
+    await project.configSet("note", "a secret note", { secret: true });
+    await upKeys(project);
+    // A `pulumi` first on PATH that writes down each command line, then runs the real CLI.
+    const bin = fs.mkdtempSync(path.join(project.dir, "..", "logged-pulumi-"));
+    const log = path.join(bin, "commands.log");
+    fs.writeFileSync(
+      path.join(bin, "pulumi"),
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec '${project.tools.pulumiBinary}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const check = await project.command(path.join(project.dir, "node_modules", ".bin", "kms-key-drift"), ["check"], {
+      PATH: `${bin}${path.delimiter}${project.env.PATH}`,
+    });
+    expect(check.code, output(check)).to.equal(0);
+    const commands = fs.readFileSync(log, "utf8").trim().split("\n");
+    expect(
+      commands.some((line) => line.startsWith("preview")),
+      commands.join("\n"),
+    ).to.equal(true);
+    expect(
+      commands.filter((line) => line.includes("--show-secrets")),
+      "commands that decrypt secrets",
+    ).to.deep.equal([]);
+  });
+
+  describe("cancelled by a signal", () => {
+    /** Three keys, two of them drifted; the update's CancelKeyDeletion takes 20 s, the signal comes meanwhile. */
+    async function slowRecovery(stack: string): Promise<Record<string, string>> {
+      await project.stackInit(stack);
+      const ids = await upKeys(project);
+      await moto.send(new ScheduleKeyDeletionCommand({ KeyId: ids.pending, PendingWindowInDays: WINDOW_DAYS }));
+      await moto.send(new DisableKeyCommand({ KeyId: ids.disabled }));
+      kms.proxy.clearFaults();
+      kms.proxy.addFault({ operation: "CancelKeyDeletion", kind: "delay", delayMs: 20_000, times: 1 });
+      kms.proxy.resetCounts();
+      return ids;
+    }
+    const delayed = () => kms.proxy.faultsApplied().delay ?? 0;
+
+    /** Exit `code`, the report of a stack cancelled during its update, and a stack the next `up` can update. */
+    async function expectCancelledMidUpdate(run: RunningDrift, code: number): Promise<JsonReport> {
+      const result = await run.exited;
+      expect(result.code, output(result)).to.equal(code);
+      expect(result.stderr).to.match(/SIG(INT|TERM) received: cancelling/);
+      const json = parseJson(result);
+      expect(json.exitCode).to.equal(code);
+      expect(json.stacks[0].result, output(result)).to.equal("cancelled");
+      expect(json.stacks[0].message).to.match(/during the update/);
+      // Not left locked: the next update runs.
+      const next = await project.up();
+      expect(next.code, output(next)).to.equal(0);
+      expect(output(next)).to.not.match(/currently locked/);
+      return json;
+    }
+
+    /** The update in flight was finished, not cut off: the key is back, and the report says so from what it read. */
+    async function expectInFlightFinished(json: JsonReport, ids: Record<string, string>): Promise<void> {
+      expect((await describeKey(ids.pending)).KeyState).to.equal("Enabled");
+      const pending = json.stacks[0].keys.find((key) => key.name === "pending");
+      expect(pending?.recovery).to.deep.include({ status: "recovered", keyState: "Enabled" });
+    }
+
+    it("SIGINT while recover updates: the update in flight finishes, exit 130, the stack is not left locked", async () => {
+      const ids = await slowRecovery("cancel-sigint");
+      const run = startDrift(project, ["recover", "--json"]);
+      await until(() => delayed() > 0, "the update's CancelKeyDeletion at KMS");
+      process.kill(run.pid, "SIGINT");
+      const json = await expectCancelledMidUpdate(run, 130);
+      expect(run.stderr()).to.contain("cancel-sigint: update: asking pulumi to cancel (SIGINT)");
+      await expectInFlightFinished(json, ids);
+    });
+
+    it("SIGTERM (a CI runner cancelling the job) exits 143, likewise", async () => {
+      const ids = await slowRecovery("cancel-sigterm");
+      const run = startDrift(project, ["recover", "--json"]);
+      await until(() => delayed() > 0, "the update's CancelKeyDeletion at KMS");
+      process.kill(run.pid, "SIGTERM");
+      const json = await expectCancelledMidUpdate(run, 143);
+      await expectInFlightFinished(json, ids);
+    });
+
+    it("^C in a terminal (SIGINT to the whole process group, pulumi too) is not passed on a second time", async () => {
+      await slowRecovery("cancel-group");
+      const run = startDrift(project, ["recover", "--json"], true);
+      await until(() => delayed() > 0, "the update's CancelKeyDeletion at KMS");
+      process.kill(-run.pid, "SIGINT");
+      await expectCancelledMidUpdate(run, 130);
+      // A second SIGINT would have made pulumi terminate at once instead of cancelling.
+      expect(run.stderr()).to.contain("cancel-group: update: pulumi got the signal too and is cancelling");
+      expect(run.stderr()).to.not.contain("asking pulumi to cancel");
+    });
+  });
+});
+
+/** `up` of a new stack of the drift-check program: its three keys' IDs by name. */
+async function upKeys(project: Project): Promise<Record<string, string>> {
+  const up = await project.up();
+  expect(up.code, output(up)).to.equal(0);
+  const ids = (await project.stackOutputs()).keyIds as string[];
+  return { pending: ids[0], disabled: ids[1], tagged: ids[2] };
+}

@@ -340,6 +340,25 @@ describe("KmsProxy in front of moto (tests/support)", function () {
     });
   });
 
+  describe("deleteKeyAfter", () => {
+    it("answers DescribeKey that many more times, then NotFoundException to every call naming the key", async () => {
+      const key = await newKey();
+      proxy.deleteKeyAfter(key.Arn!, 1);
+      expect(await stateOf(key.KeyId!, kms)).to.equal("Enabled");
+      // The other reads of that last answered round still find the key.
+      expect((await kms.send(new ListResourceTagsCommand({ KeyId: key.KeyId }))).Tags).to.be.an("array");
+      // One after another: the next DescribeKey ends the waiting period, then nothing finds the key.
+      for (const call of [
+        () => kms.send(new DescribeKeyCommand({ KeyId: key.KeyId })),
+        () => kms.send(new GetKeyPolicyCommand({ KeyId: key.Arn, PolicyName: "default" })),
+        () => kms.send(new CancelKeyDeletionCommand({ KeyId: key.KeyId })),
+      ]) {
+        expect((await rejects(call())).name).to.equal("NotFoundException");
+      }
+      expect(await stateOf(key.KeyId!, direct), "moto itself").to.equal("Enabled");
+    });
+  });
+
   describe("overrideKeyState", () => {
     it("changes DescribeKey's KeyState and Enabled, and the rules follow it", async () => {
       const key = await newKey();

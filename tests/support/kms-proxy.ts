@@ -1,7 +1,8 @@
 // A loopback HTTP proxy between the AWS SDK and moto's KMS server that makes moto behave more like AWS KMS:
 //   - counts calls per operation (callLog, calls()),
 //   - enforces KMS key-state rules that moto does not (KMSInvalidStateException),
-//   - lets tests pretend a key is in a state moto cannot produce (overrideKeyState),
+//   - lets tests pretend a key is in a state moto cannot produce (overrideKeyState), or that its waiting period ended
+//     (deleteKeyAfter: moto cannot finish a deletion),
 //   - injects faults (throttling, 5xx before or after the operation, connection resets before/after it, delays,
 //     access denied),
 //   - applies per-operation request quotas like KMS does: a token bucket per operation (AWS_KMS_QUOTAS),
@@ -267,6 +268,10 @@ export class KmsProxy {
   private readonly rules: ActiveRule[] = [];
   private readonly applied: Record<string, number> = {};
   private readonly overrides = new Map<string, string>();
+  /** DescribeKey answers each key still gets before its waiting period ends (deleteKeyAfter). */
+  private readonly deletions = new Map<string, number>();
+  /** Keys whose waiting period ended: KMS no longer has them. */
+  private readonly deleted = new Set<string>();
   private readonly accounts = new Map<string, string>();
   /** Keys made through this proxy and when, for ListKeys' eventual consistency. */
   private readonly created = new Map<string, number>();
@@ -374,6 +379,33 @@ export class KmsProxy {
     const id = normalizeKeyId(keyId);
     if (state === undefined) this.overrides.delete(id);
     else this.overrides.set(id, state);
+  }
+
+  /**
+   * The key's waiting period ends after KMS has answered `describeKeyCalls` more DescribeKey calls for it (0: now): from
+   * then on every call naming it gets NotFoundException, as from KMS for a key deleted for good. `keyId` is a key ID or
+   * key ARN.
+   */
+  deleteKeyAfter(keyId: string, describeKeyCalls: number): void {
+    const id = normalizeKeyId(keyId);
+    if (describeKeyCalls <= 0) this.deleted.add(id);
+    else this.deletions.set(id, describeKeyCalls);
+  }
+
+  /** Whether a call of `operation` naming `keyId` finds the key deleted for good; counts down deleteKeyAfter. */
+  private deletedFor(operation: string, keyId: string | undefined): boolean {
+    if (keyId === undefined) return false;
+    const id = normalizeKeyId(keyId);
+    const left = this.deletions.get(id);
+    // The period ends at the first DescribeKey past the count: the other reads of the last answered one still succeed.
+    if (left !== undefined && operation === "DescribeKey") {
+      if (left > 0) this.deletions.set(id, left - 1);
+      else {
+        this.deletions.delete(id);
+        this.deleted.add(id);
+      }
+    }
+    return this.deleted.has(id);
   }
 
   // ---- accounts ----
@@ -490,6 +522,11 @@ export class KmsProxy {
 
     if (operation === "CreateKey" && Array.isArray(body.Tags)) {
       entry.tagKeys = body.Tags.map((tag: { TagKey?: unknown }) => String(tag.TagKey));
+    }
+
+    // 0. keys deleted for good
+    if (isKms && this.deletedFor(operation, keyId)) {
+      return finish(jsonError(400, "NotFoundException", `Key '${keyId}' does not exist`));
     }
 
     // 1. injected faults

@@ -2,7 +2,7 @@
 // recorded from CLI 3.248.0), the report's order, days left, and the exit codes.
 import type { EngineEvent, OpType } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
-import { daysLeft, findDrift, KMS_KEY_TYPE } from "../../cli/drift";
+import { daysLeft, findDrift, KMS_KEY_TYPE, observeKeys } from "../../cli/drift";
 import { checkExitCode, recoverExitCode } from "../../cli/report";
 import type { StackReport } from "../../cli/stacks";
 
@@ -47,6 +47,12 @@ function keyEvents(
   const base = { sequence: 0, timestamp: 0 };
   const events: EngineEvent[] = [];
   if (live !== undefined) {
+    events.push({
+      ...base,
+      resourcePreEvent: {
+        metadata: { op: "refresh", urn: urn(name), type: KMS_KEY_TYPE, provider: "", old: state(name, LIVE) },
+      },
+    });
     events.push({
       ...base,
       resOutputsEvent: {
@@ -146,6 +152,91 @@ describe("unit: kms-key-drift report", () => {
     expect(findDrift(changed, NOW).map((key) => key.attributes)).to.deep.equal([["policy"]]);
   });
 
+  it("policy drift is the provider's: an account ID against its root ARN, one statement against a list, reordering", () => {
+    const declared = {
+      Version: "2012-10-17",
+      Statement: {
+        Sid: "root",
+        Effect: "Allow",
+        Principal: { AWS: ["111122223333", "arn:aws:iam::444455556666:root"] },
+        Action: ["kms:Describe*", "kms:*"],
+        Resource: "*",
+      },
+    };
+    const asKmsHasIt = {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "root",
+          Effect: "Allow",
+          Principal: { AWS: ["arn:aws:iam::444455556666:root", "arn:aws:iam::111122223333:root"] },
+          Action: ["kms:*", "kms:Describe*"],
+          Resource: "*",
+        },
+      ],
+    };
+    // Even where the engine plans an update (a state-only input changed), the policy is no drift.
+    const events = keyEvents(
+      "policy",
+      { ...LIVE, policy: JSON.stringify(asKmsHasIt) },
+      { ...DECLARED, policy: JSON.stringify(declared), deletionWindowInDays: 7 },
+    );
+    expect(findDrift(events, NOW)).to.deep.equal([]);
+  });
+
+  it("a plan that leaves the key as it is is no drift, whatever the outputs look like", () => {
+    const events = keyEvents("same", { ...LIVE, tags: { team: "intruder" } }, DECLARED, "same");
+    expect(findDrift(events, NOW)).to.deep.equal([]);
+  });
+
+  it("keys read with KmsKey.get are not managed: never drift, whatever their state, description, tags or rotation", () => {
+    const read = (name: string, live: Props): EngineEvent[] => [
+      ...keyEvents(name, live, undefined),
+      ...keyEvents(name, undefined, {}, "read"),
+    ];
+    const events = [
+      ...read("described", {
+        ...LIVE,
+        description: "someone else's",
+        tags: { owner: "them" },
+        enableKeyRotation: true,
+      }),
+      ...read("off", { ...LIVE, keyState: "Disabled", enabled: false }),
+      ...read("going", { ...LIVE, keyState: "PendingDeletion", deletionDate: "2026-12-06T07:59:59.000Z" }),
+    ];
+    expect(findDrift(events, NOW)).to.deep.equal([]);
+  });
+
+  it("a refresh (not a preview) reports each read by its outcome: a key it deleted from the state is gone", () => {
+    const base = { sequence: 0, timestamp: 0 };
+    const refreshed = (name: string, op: OpType, outputs?: Props): EngineEvent[] => [
+      { ...base, resourcePreEvent: { metadata: { op: "refresh", urn: urn(name), type: KMS_KEY_TYPE, provider: "" } } },
+      {
+        ...base,
+        resOutputsEvent: {
+          metadata: {
+            op,
+            urn: urn(name),
+            type: KMS_KEY_TYPE,
+            provider: "",
+            old: state(name, LIVE),
+            new: outputs ? state(name, outputs, outputs) : undefined,
+          },
+        },
+      },
+    ];
+    const keys = observeKeys([
+      ...refreshed("gone", "delete"),
+      ...refreshed("changed", "update", { ...LIVE, keyState: "Disabled" }),
+      ...refreshed("same", "same", LIVE),
+    ]);
+    expect([...keys.values()].map((key) => [key.urn, key.live?.keyState ?? key.live])).to.deep.equal([
+      [urn("gone"), null],
+      [urn("changed"), "Disabled"],
+      [urn("same"), "Enabled"],
+    ]);
+  });
+
   it("program changes are not drift: a key not deployed yet, a key removed from the program", () => {
     const events = [
       ...keyEvents("new", undefined, DECLARED, "create"),
@@ -192,6 +283,10 @@ describe("unit: kms-key-drift report", () => {
     expect(recoverExitCode([stack("drift", ["skipped"])], false)).to.equal(1);
     expect(recoverExitCode([stack("drift", ["planned"])], true)).to.equal(2);
     expect(recoverExitCode([stack("clean")], true)).to.equal(0);
+    // --dry-run exits 1 only when it could not do its job: a key it would leave alone (gone) is drift, 2.
+    expect(recoverExitCode([stack("drift", ["skipped"])], true)).to.equal(2);
+    expect(recoverExitCode([stack("drift", ["skipped", "planned"]), stack("clean")], true)).to.equal(2);
+    expect(recoverExitCode([stack("drift", ["skipped"]), stack("error")], true)).to.equal(1);
     expect(recoverExitCode([stack("clean"), stack("error")], false)).to.equal(1);
   });
 });

@@ -1,6 +1,7 @@
 /* global exports */
 // The stack the kms-key-drift tests use: three KMS keys (the tests drift each one a different way behind Pulumi's
-// back) and one resource that is not a key, whose input the tests change to prove `recover` leaves it alone.
+// back) and one resource that is not a key, whose input the tests change to prove `recover` leaves it alone; by config,
+// a key with a declared policy and a key read with KmsKey.get.
 const pulumi = require("@pulumi/pulumi");
 const { KmsKey } = require("pulumi-kms-key");
 
@@ -22,6 +23,27 @@ const noteProvider = {
   },
 };
 const note = new pulumi.dynamic.Resource(noteProvider, "note", { text: config.get("note") ?? "first" });
+
+// A key with a declared policy (config policy=true), written as a person writes one: KMS may hand it back in another,
+// equivalent form.
+if (config.getBoolean("policy")) {
+  const statement = {
+    Sid: "account",
+    Effect: "Allow",
+    Principal: { AWS: config.require("accountId") },
+    Action: ["kms:Describe*", "kms:*"],
+    Resource: "*",
+  };
+  const policyKey = new KmsKey("policy", {
+    description: "kms-key-drift test key: policy",
+    policy: JSON.stringify({ Version: "2012-10-17", Statement: statement }),
+  });
+  exports.policyKeyId = policyKey.keyId;
+}
+
+// A key the stack only reads (config readKeyId): KmsKey.get never changes it.
+const readKeyId = config.get("readKeyId");
+if (readKeyId) exports.readKeyState = KmsKey.get("read", readKeyId).keyState;
 
 exports.keyIds = keys.map((key) => key.keyId);
 exports.note = note.id;
