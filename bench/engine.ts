@@ -147,7 +147,7 @@ export class EngineBench {
     const v = this.project.tools.versions;
     return {
       "pulumi CLI": v.cli,
-      "program @pulumi/pulumi": v.pulumi,
+      "program @pulumi/pulumi": this.project.installedVersion("@pulumi/pulumi"),
       "program node": v.node,
       languageHost: v.languageHost,
     };

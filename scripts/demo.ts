@@ -3,8 +3,9 @@
 // `npm pack`, and the real CLI runs there: a key is created, scheduled for deletion behind Pulumi's back, and
 // brought back by `pulumi up --refresh`. Needs no configuration; leaves nothing running (moto, the engine,
 // temporary folders), also on Ctrl-C or error. Run it through scripts/demo, which builds the project and installs
-// moto, the Pulumi CLI and the Node.js language host first. `--verbose` shows the engine's own output as well;
-// `--newest` runs the newest leg (Node.js 22, the newest @pulumi/pulumi and CLI) instead of the oldest.
+// moto, the leg's Node.js, Pulumi CLI and the Node.js language host first. It runs the newest leg of versions.json
+// (what a user installs today: the newest Node.js LTS, @pulumi/pulumi and CLI); `--oldest` runs the oldest supported
+// one instead. `--verbose` shows the engine's own output as well.
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { startKmsServerWithProxy } from "../tests/support/kms-server";
 import { CommandResult, LEGS, Project } from "../tests/support/project";
@@ -12,7 +13,7 @@ import { CommandResult, LEGS, Project } from "../tests/support/project";
 const EXAMPLE = "drift-recovery";
 const OUT_OF_BAND_WINDOW_DAYS = 7;
 const verbose = process.argv.includes("--verbose");
-const leg = process.argv.includes("--newest") ? LEGS.newest : LEGS.oldest;
+const leg = process.argv.includes("--oldest") ? LEGS.oldest : LEGS.newest;
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -60,7 +61,6 @@ async function main(): Promise<number> {
     step(`Start a local KMS; copy examples/${EXAMPLE} to a project folder and npm install it`);
     kms = await startKmsServerWithProxy();
     check();
-    say(`moto on ${kms.server.endpoint}, behind a proxy that applies KMS's key-state rules: ${kms.endpoint}`);
     client = new KMSClient({
       region: "us-east-1",
       endpoint: kms.server.endpoint,
@@ -74,9 +74,11 @@ async function main(): Promise<number> {
     check();
     const { versions } = project.tools;
     say(
-      `pulumi-kms-key from npm pack, @pulumi/pulumi ${versions.pulumi}; Node.js ${versions.node}, CLI ${versions.cli}`,
+      `Node.js ${versions.node}, Pulumi CLI ${versions.cli}, @pulumi/pulumi ${project.installedVersion("@pulumi/pulumi")}: ` +
+        (leg === LEGS.newest ? "the newest Node.js LTS and Pulumi release" : "the oldest this package supports"),
     );
-    say(dim(project.dir));
+    say(`pulumi-kms-key from npm pack; language host ${versions.languageHost}; ${dim(project.dir)}`);
+    say(`moto on ${kms.server.endpoint}, behind a proxy that applies KMS's key-state rules: ${kms.endpoint}`);
     ok("stack init dev", await project.stackInit("dev"));
 
     step("pulumi up");

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
-import { REPO_ROOT } from "../support/project";
+import { REPO_ROOT, VERSIONS } from "../support/project";
 
 const run = promisify(execFile);
 const WORKFLOW = path.join(REPO_ROOT, "examples", "gitops", ".github", "workflows", "kms-key-drift.yml");
@@ -36,7 +36,7 @@ describe("e2e: examples/gitops workflow", function () {
     const { stdout } = await run(path.join(REPO_ROOT, "scripts", "install-actionlint"), [], { cwd: REPO_ROOT });
     binary = path.join(stdout.trim().split("\n").pop()!, "actionlint");
     const { stdout: version } = await run(binary, ["-version"]);
-    expect(version.split("\n")[0]).to.equal("v1.7.12");
+    expect(version.split("\n")[0]).to.equal(`v${VERSIONS.actionlint}`);
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-kms-key-gitops-"));
   });
 

@@ -1,4 +1,4 @@
-// The examples as project folders in the newest leg (see LEGS in tests/support/project.ts); runs on its own too.
+// The examples as project folders in the newest leg (legs.newest in versions.json); runs on its own too.
 import { LEGS } from "../support/project";
 import { describeProjects } from "./projects";
 

