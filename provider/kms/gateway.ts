@@ -73,6 +73,7 @@ export async function readKey(
     policy: value(policy),
     rotation: rotationHidden ? undefined : value(rotation),
     tags: value(tags),
+    ownerTag: tags.status === "fulfilled" && tags.value !== undefined ? (tags.value[OWNER_TAG] ?? null) : undefined,
     unreadable: rotationHidden ? unreadable.filter((part) => part !== "rotation") : unreadable,
   });
 }
@@ -134,6 +135,8 @@ export function observedFrom(
     rotation?: Rotation;
     tags?: Record<string, string>;
     unreadable?: string[];
+    /** Only from a read of the key's own tags (null: it has none), never from tags kept in state. */
+    ownerTag?: string | null;
   } = {},
 ): ObservedKey {
   const keyState = metadata.KeyState ?? (metadata.Enabled ? "Enabled" : "Disabled");
@@ -154,7 +157,7 @@ export function observedFrom(
     enableKeyRotation: parts.rotation?.enabled,
     rotationPeriodInDays: parts.rotation?.enabled ? parts.rotation.periodInDays : undefined,
     tags: parts.tags === undefined ? undefined : userTags(parts.tags),
-    ownerTag: parts.tags === undefined ? undefined : (parts.tags[OWNER_TAG] ?? null),
+    ownerTag: parts.ownerTag,
     unreadable: parts.unreadable ?? [],
   };
 }

@@ -106,7 +106,8 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
 
     expect(up.outputs.arn.value).to.equal(arn);
     expect(up.outputs.keyState.value).to.equal("Enabled");
-    expect(writes(env.proxy)).to.deep.equal([]);
+    // Only the adoption's owner tag, in the key's own Region.
+    expect(writes(env.proxy)).to.deep.equal(["TagResource"]);
   });
 
   it("import by the ARN of a multi-Region key adopts that key, not the replica with the same ID in the run's Region", async () => {
