@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findRepoRoot } from "../tests/support/repo";
+import { findRepoRoot } from "../testing/repo";
 import { CallsResult, measureCalls } from "./calls";
 import { EngineBench, engineRow, EngineRow, KeysRun, QuotaRow, quotaRows } from "./engine";
 import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";

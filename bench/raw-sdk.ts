@@ -11,7 +11,7 @@ import {
   ListResourceTagsCommand,
 } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../sdk";
-import { FAKE_CREDENTIALS } from "../tests/support/fixtures";
+import { FAKE_CREDENTIALS } from "../testing/fixtures";
 import { BENCH_KEY } from "./calls";
 import { LocalKms, round, scheduleDeletion } from "./support";
 

@@ -1,8 +1,8 @@
 // Small pieces every part of the benchmark shares: timing, a bounded pool, the local KMS, per-operation counts.
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
-import { outOfBand, useFakeCredentials } from "../tests/support/fixtures";
-import { CallLogEntry, KmsProxy } from "../tests/support/kms-proxy";
-import { startKmsServerWithProxy } from "../tests/support/kms-server";
+import { outOfBand, useFakeCredentials } from "../testing/fixtures";
+import { CallLogEntry, KmsProxy } from "../testing/kms/proxy";
+import { startKmsServerWithProxy } from "../testing/kms/server";
 
 export type LocalKms = Awaited<ReturnType<typeof startKmsServerWithProxy>> & {
   /** Straight to moto: out-of-band changes and checks that spend no quota and are not counted. */

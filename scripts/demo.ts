@@ -7,8 +7,8 @@
 // (what a user installs today: the newest Node.js LTS, @pulumi/pulumi and CLI); `--oldest` runs the oldest supported
 // one instead. `--verbose` shows the engine's own output as well.
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
-import { startKmsServerWithProxy } from "../tests/support/kms-server";
-import { CommandResult, LEGS, Project } from "../tests/support/project";
+import { startKmsServerWithProxy } from "../testing/kms/server";
+import { CommandResult, LEGS, Project } from "../testing/pulumi/project";
 
 const EXAMPLE = "drift-recovery";
 const OUT_OF_BAND_WINDOW_DAYS = 7;

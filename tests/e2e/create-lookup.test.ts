@@ -1,8 +1,8 @@
 // Through the engine: CreateKey sends exactly the declared tags, and a CreateKey whose answer is lost while KMS's
 // ListKeys lags behind still leaves one key, tracked by the stack.
 import { expect } from "chai";
-import { TestStack } from "../support/pulumi";
-import { e2e, E2e, oneKey, SETUP_TIMEOUT, tagsOf, TEST_TIMEOUT, writes } from "./fixture";
+import { TestStack } from "../../testing/pulumi/automation";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, tagsOf, TEST_TIMEOUT, writes } from "../../testing/e2e";
 
 describe("e2e: creating a key with what the program declares and the role permits", function () {
   this.timeout(TEST_TIMEOUT);

@@ -2,7 +2,7 @@
 // README's state-size figure is checked where users' state comes from: tests/e2e/state-size.test.ts.)
 import { CreateKeyCommand, EnableKeyRotationCommand, ReplicateKeyCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "./fixture";
+import { E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
 import { clientIn, failure } from "./support-places";
 
 describe("e2e: smaller promises", function () {

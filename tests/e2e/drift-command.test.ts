@@ -17,9 +17,9 @@ import {
   TagResourceCommand,
 } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { MOTO_DEFAULT_ACCOUNT } from "../support/kms-proxy";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { CommandResult, LEGS, legTools, packedTarball, Project, REPO_ROOT } from "../support/project";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/proxy";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { CommandResult, LEGS, legTools, packedTarball, Project, REPO_ROOT } from "../../testing/pulumi/project";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 

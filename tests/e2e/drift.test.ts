@@ -1,7 +1,7 @@
 // The product's story through the real engine: a key changed behind Pulumi's back is brought back, never replaced.
 import { DisableKeyCommand, TagResourceCommand, UpdateKeyDescriptionCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { TestStack } from "../support/pulumi";
+import { TestStack } from "../../testing/pulumi/automation";
 import {
   describeKey,
   E2e,
@@ -12,7 +12,7 @@ import {
   tagsOf,
   TEST_TIMEOUT,
   writes,
-} from "./fixture";
+} from "../../testing/e2e";
 
 const DECLARED = {
   description: "Encrypts the orders database",

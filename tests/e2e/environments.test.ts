@@ -2,7 +2,7 @@
 import { CreateKeyCommand, ReplicateKeyCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
 import { KmsKey } from "pulumi-kms-key";
-import { describeKey, E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT, writes } from "./fixture";
+import { describeKey, E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT, writes } from "../../testing/e2e";
 import { clientIn, DEFAULT_ACCOUNT, failure, setRunEnv } from "./support-places";
 
 const ACCOUNT_A = { id: "111111111111", AWS_ACCESS_KEY_ID: "AKIAACCOUNTA0000E2E1", AWS_SECRET_ACCESS_KEY: "secret-a" };

@@ -2,7 +2,15 @@
 import { CreateKeyCommand, DisableKeyCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
 import { KmsKey } from "pulumi-kms-key";
-import { createForeignKey, describeKey, E2e, e2e, scheduleDeletion, SETUP_TIMEOUT, TEST_TIMEOUT } from "./fixture";
+import {
+  createForeignKey,
+  describeKey,
+  E2e,
+  e2e,
+  scheduleDeletion,
+  SETUP_TIMEOUT,
+  TEST_TIMEOUT,
+} from "../../testing/e2e";
 import { clientIn, DEFAULT_ACCOUNT, failure } from "./support-places";
 
 /** States moto can't produce: the proxy reports them (overrideKeyState). */

@@ -2,7 +2,7 @@
 // old state (tags owned by another tool, a key disabled during an incident) are never "restored".
 import { DisableKeyCommand, TagResourceCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { TestStack } from "../support/pulumi";
+import { TestStack } from "../../testing/pulumi/automation";
 import {
   describeKey,
   E2e,
@@ -13,7 +13,7 @@ import {
   tagsOf,
   TEST_TIMEOUT,
   writes,
-} from "./fixture";
+} from "../../testing/e2e";
 
 /** ABAC tags another tool puts on the key: they grant access, so removing them would lock people out. */
 const ABAC_TAGS = { "abac-project": "orders", "abac-clearance": "confidential" };

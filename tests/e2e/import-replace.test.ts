@@ -1,7 +1,16 @@
 // The import option left in the program: a replacement adopts the same key, and the engine's delete of the replaced
 // resource must never schedule that key for deletion.
 import { expect } from "chai";
-import { createForeignKey, describeKey, E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT, writes } from "./fixture";
+import {
+  createForeignKey,
+  describeKey,
+  E2e,
+  e2e,
+  oneKey,
+  SETUP_TIMEOUT,
+  TEST_TIMEOUT,
+  writes,
+} from "../../testing/e2e";
 import { failure } from "./support-places";
 
 describe("e2e: the import option left in the program, then a replacement", function () {

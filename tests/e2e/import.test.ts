@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { KmsKeyProvider } from "pulumi-kms-key";
-import { KMS_KEY_TYPE } from "../support/pulumi";
+import { KMS_KEY_TYPE } from "../../testing/pulumi/automation";
 import {
   createForeignKey,
   describeKey,
@@ -13,7 +13,7 @@ import {
   SETUP_TIMEOUT,
   TEST_TIMEOUT,
   writes,
-} from "./fixture";
+} from "../../testing/e2e";
 
 /** What a KmsKey puts in its state as `__provider`: the serialized KmsKeyProvider. */
 async function serializedProvider(): Promise<string> {

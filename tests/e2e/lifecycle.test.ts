@@ -1,7 +1,7 @@
 // destroy (schedules deletion with the declared window) and the one case where a new key is made: the old one is gone.
 import { expect } from "chai";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { KmsProxy } from "../support/kms-proxy";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { KmsProxy } from "../../testing/kms/proxy";
 import {
   describeKey,
   DAY_MS,
@@ -13,7 +13,7 @@ import {
   SETUP_TIMEOUT,
   TEST_TIMEOUT,
   writes,
-} from "./fixture";
+} from "../../testing/e2e";
 
 describe("e2e: destroy", function () {
   this.timeout(TEST_TIMEOUT);

@@ -12,8 +12,8 @@ import {
   ReplicateKeyCommand,
 } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { CommandResult, LEGS, legTools, packedTarball, Project, REPO_ROOT } from "../support/project";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { CommandResult, LEGS, legTools, packedTarball, Project, REPO_ROOT } from "../../testing/pulumi/project";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 

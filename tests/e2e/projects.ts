@@ -6,8 +6,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DescribeKeyCommand, KeyMetadata, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { findFreePort, startKmsServerWithProxy } from "../support/kms-server";
-import { CommandResult, exampleNames, Leg, legTools, packedTarball, Project, StateResource } from "../support/project";
+import { findFreePort, startKmsServerWithProxy } from "../../testing/kms/server";
+import {
+  CommandResult,
+  exampleNames,
+  Leg,
+  legTools,
+  packedTarball,
+  Project,
+  StateResource,
+} from "../../testing/pulumi/project";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 

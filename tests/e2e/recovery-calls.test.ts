@@ -14,7 +14,7 @@ import {
   SETUP_TIMEOUT,
   TEST_TIMEOUT,
   writes,
-} from "./fixture";
+} from "../../testing/e2e";
 
 /** Recovery includes its refresh: the floor, 4 reads + cancel + enable (issue 9's target was at most 7). */
 const MAX_CALLS_PER_RECOVERY = 6;

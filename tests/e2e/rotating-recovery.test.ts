@@ -2,7 +2,16 @@
 // rotation when the deletion is cancelled, so the key comes back rotating as declared, with no extra rotation call.
 import { GetKeyRotationStatusCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { describeKey, e2e, E2e, oneKey, scheduleDeletion, SETUP_TIMEOUT, TEST_TIMEOUT, writes } from "./fixture";
+import {
+  describeKey,
+  e2e,
+  E2e,
+  oneKey,
+  scheduleDeletion,
+  SETUP_TIMEOUT,
+  TEST_TIMEOUT,
+  writes,
+} from "../../testing/e2e";
 
 for (const enabled of [true, false]) {
   describe(`e2e: a rotating key declared ${enabled ? "enabled" : "disabled"}, scheduled for deletion out of band`, function () {

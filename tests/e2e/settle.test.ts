@@ -5,8 +5,8 @@ import { PutKeyPolicyCommand, TagResourceCommand } from "@aws-sdk/client-kms";
 import { PulumiFn, UpResult } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
 import { KmsKeyArgs } from "pulumi-kms-key";
-import { TestStack } from "../support/pulumi";
-import { describeKey, E2e, e2e, oneKey, SETUP_TIMEOUT, tagsOf, TEST_TIMEOUT, writes } from "./fixture";
+import { TestStack } from "../../testing/pulumi/automation";
+import { describeKey, E2e, e2e, oneKey, SETUP_TIMEOUT, tagsOf, TEST_TIMEOUT, writes } from "../../testing/e2e";
 
 /** `pulumi up --expect-no-changes`: fails when the engine plans any change. */
 async function upExpectingNoChanges(stack: TestStack, refresh: boolean, program?: PulumiFn): Promise<UpResult> {

@@ -1,8 +1,8 @@
 // Keys in other Regions and accounts, and runs that move between them, for the e2e suites.
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { MOTO_DEFAULT_ACCOUNT } from "../support/kms-proxy";
-import { TestStack } from "../support/pulumi";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/proxy";
+import { TestStack } from "../../testing/pulumi/automation";
 
 /** The account of the harness's own credentials (unmapped at the proxy: moto's default). */
 export const DEFAULT_ACCOUNT = MOTO_DEFAULT_ACCOUNT;

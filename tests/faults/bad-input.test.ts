@@ -3,10 +3,10 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { KmsKey, KmsKeyArgs, KmsKeyProvider } from "../../sdk";
-import { INVALID_INPUTS, INVALID_KEY_REFERENCES, InvalidInput } from "../support/invalid-inputs";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
-import { PulumiHarness, TestStack } from "../support/pulumi";
+import { INVALID_INPUTS, INVALID_KEY_REFERENCES, InvalidInput } from "../../testing/invalid-inputs";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { useFakeCredentials } from "../../testing/fixtures";
+import { PulumiHarness, TestStack } from "../../testing/pulumi/automation";
 import { capture, commandErrorText, fakeCredentialEnv, figures, pool, scanForSecrets } from "./support";
 
 type Kms = Awaited<ReturnType<typeof startKmsServerWithProxy>>;

@@ -11,9 +11,9 @@ import {
   ListResourceTagsCommand,
 } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
-import { CallLogEntry, KmsProxy } from "../support/kms-proxy";
-import { KmsServer, startKmsServer } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
+import { CallLogEntry, KmsProxy } from "../../testing/kms/proxy";
+import { KmsServer, startKmsServer } from "../../testing/kms/server";
+import { useFakeCredentials } from "../../testing/fixtures";
 import { figures, listKeyIds, motoClient, scanForSecrets } from "./support";
 
 type Props = Record<string, unknown>;

@@ -7,9 +7,9 @@ import { promisify } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
-import { PulumiHarness, StateResource, TestStack } from "../support/pulumi";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { useFakeCredentials } from "../../testing/fixtures";
+import { PulumiHarness, StateResource, TestStack } from "../../testing/pulumi/automation";
 import {
   capture,
   Capture,

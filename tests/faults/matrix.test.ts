@@ -9,9 +9,9 @@ import {
   ScheduleKeyDeletionCommand,
 } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
-import { FaultKind, KmsProxy } from "../support/kms-proxy";
-import { KmsServer, startKmsServer } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
+import { FaultKind, KmsProxy } from "../../testing/kms/proxy";
+import { KmsServer, startKmsServer } from "../../testing/kms/server";
+import { useFakeCredentials } from "../../testing/fixtures";
 import {
   clearOverrideOnCancel,
   figures,

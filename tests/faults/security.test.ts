@@ -4,9 +4,9 @@ import * as net from "node:net";
 import { expect } from "chai";
 import { ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { KmsKey, KmsKeyProvider } from "../../sdk";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
-import { PulumiHarness } from "../support/pulumi";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { useFakeCredentials } from "../../testing/fixtures";
+import { PulumiHarness } from "../../testing/pulumi/automation";
 import {
   capture,
   commandErrorText,

@@ -2,8 +2,8 @@
 // engine tests need that tests/support/pulumi.ts does not have (killing the CLI's process tree, capturing output).
 import * as fs from "node:fs";
 import { KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
-import { FAKE_CREDENTIALS } from "../support/fixtures";
-import { KmsProxy } from "../support/kms-proxy";
+import { FAKE_CREDENTIALS } from "../../testing/fixtures";
+import { KmsProxy } from "../../testing/kms/proxy";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Figures: each test records what it measured; summary.test.ts prints them after the whole run.

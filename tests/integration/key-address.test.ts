@@ -2,8 +2,8 @@
 import { CreateKeyCommand, DescribeKeyCommand, EnableKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { expect } from "chai";
-import { MOTO_DEFAULT_ACCOUNT } from "../support/kms-proxy";
-import { useLocalKms } from "../support/local-kms";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/proxy";
+import { useLocalKms } from "../../testing/kms/local-kms";
 
 const ACCOUNT_A = "111111111111";
 const KEY_A = "AKIAINTEGRATIONACCTA";

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
-import { exampleNames, LEGS, REPO_ROOT } from "../support/project";
+import { exampleNames, LEGS, REPO_ROOT } from "../../testing/pulumi/project";
 
 interface Manifest {
   dependencies?: Record<string, string>;

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
-import { LEGS, NODE_LINE_LEGS, REPO_ROOT } from "../support/project";
+import { LEGS, NODE_LINE_LEGS, REPO_ROOT } from "../../testing/pulumi/project";
 
 const major = (version: string) => Number(version.split(".")[0]);
 

@@ -2,9 +2,9 @@
 import { expect } from "chai";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
-import { KmsProxy } from "./kms-proxy";
-import { startKmsServerWithProxy } from "./kms-server";
-import { outOfBand, useFakeCredentials } from "./fixtures";
+import { KmsProxy } from "./proxy";
+import { startKmsServerWithProxy } from "./server";
+import { outOfBand, useFakeCredentials } from "../fixtures";
 
 export type Props = Record<string, unknown>;
 

@@ -19,8 +19,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { FAKE_CREDENTIALS } from "./fixtures";
-import { findRepoRoot } from "./repo";
+import { FAKE_CREDENTIALS } from "../fixtures";
+import { findRepoRoot } from "../repo";
 
 const run = promisify(execFile);
 

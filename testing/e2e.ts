@@ -10,9 +10,9 @@ import {
 } from "@aws-sdk/client-kms";
 import { PulumiFn } from "@pulumi/pulumi/automation";
 import { KmsKey, KmsKeyArgs } from "pulumi-kms-key";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { KmsProxy } from "../support/kms-proxy";
-import { PulumiHarness } from "../support/pulumi";
+import { startKmsServerWithProxy } from "./kms/server";
+import { KmsProxy } from "./kms/proxy";
+import { PulumiHarness } from "./pulumi/automation";
 
 // This process's own SDK clients (the out-of-band calls) must not print the Node.js 20 notice either.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";

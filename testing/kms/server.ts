@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { KmsProxy, ProxyOptions } from "./kms-proxy";
-import { findRepoRoot } from "./repo";
+import { KmsProxy, ProxyOptions } from "./proxy";
+import { findRepoRoot } from "../repo";
 
 export interface KmsServer {
   /** http://127.0.0.1:PORT */
