@@ -1,7 +1,7 @@
 // The real engine, run the way users run it: bench/project as a project folder, `pulumi up` in it, the Pulumi CLI and
 // the Node.js language host on PATH, against moto through the counting proxy.
 import * as fs from "node:fs";
-import { AWS_KMS_QUOTAS } from "../testing/kms/proxy";
+import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { CommandResult, LEGS, Project, StateResource } from "../testing/pulumi/project";
 import { DEFAULT_MAX_ATTEMPTS } from "../provider/kms/client";
 import { keyStates, LocalKms, round, scheduleDeletion, throttled } from "./support";

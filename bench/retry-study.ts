@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { KmsKeyProvider } from "../sdk";
-import { AWS_KMS_QUOTAS } from "../testing/kms/proxy";
+import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { BENCH_KEY } from "./calls";
 import { keyStates, LocalKms, pool, round, scheduleDeletion, secondsSince, throttled } from "./support";
 

@@ -79,10 +79,10 @@ export interface Plan {
   refusal?: string;
 }
 
-export const PENDING_DELETION_STATES: readonly string[] = ["PendingDeletion", "PendingReplicaDeletion"];
+export const PENDING_DELETION_STATES: readonly KeyState[] = ["PendingDeletion", "PendingReplicaDeletion"];
 
 export function isPendingDeletion(keyState: string): boolean {
-  return PENDING_DELETION_STATES.includes(keyState);
+  return (PENDING_DELETION_STATES as readonly string[]).includes(keyState);
 }
 
 /** What KMS leaves a key in after CancelKeyDeletion, as far as can be known before the call. */

@@ -17,7 +17,7 @@ import {
   TagResourceCommand,
 } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/proxy";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
 import { startKmsServerWithProxy } from "../../testing/kms/server";
 import { CommandResult, LEGS, legTools, packedTarball, Project, REPO_ROOT } from "../../testing/pulumi/project";
 

@@ -1,7 +1,7 @@
 // Keys in other Regions and accounts, and runs that move between them, for the e2e suites.
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/proxy";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
 import { TestStack } from "../../testing/pulumi/automation";
 
 /** The account of the harness's own credentials (unmapped at the proxy: moto's default). */

@@ -9,7 +9,8 @@ import {
   ScheduleKeyDeletionCommand,
 } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
-import { FaultKind, KmsProxy } from "../../testing/kms/proxy";
+import { FaultKind } from "../../testing/kms/faults";
+import { KmsProxy } from "../../testing/kms/proxy";
 import { KmsServer, startKmsServer } from "../../testing/kms/server";
 import { useFakeCredentials } from "../../testing/fixtures";
 import {

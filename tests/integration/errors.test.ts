@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/client-kms";
 import { ProviderSession } from "../../provider/session";
 import { describeKey, runAction } from "../../provider/kms/gateway";
-import { FaultKind } from "../../testing/kms/proxy";
+import { FaultKind } from "../../testing/kms/faults";
 import { Props, useLocalKms } from "../../testing/kms/local-kms";
 // The module object itself (not a namespace copy), so that replacing its lookup reaches net.connect.
 import dns = require("node:dns");

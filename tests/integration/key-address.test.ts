@@ -2,7 +2,7 @@
 import { CreateKeyCommand, DescribeKeyCommand, EnableKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { expect } from "chai";
-import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/proxy";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
 import { useLocalKms } from "../../testing/kms/local-kms";
 
 const ACCOUNT_A = "111111111111";

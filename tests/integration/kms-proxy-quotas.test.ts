@@ -10,7 +10,7 @@ import {
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
 } from "@aws-sdk/client-kms";
-import { AWS_KMS_QUOTAS } from "../../testing/kms/proxy";
+import { AWS_KMS_QUOTAS } from "../../provider/kms/quotas";
 import { startKmsServerWithProxy } from "../../testing/kms/server";
 import { outOfBand, useFakeCredentials } from "../../testing/fixtures";
 
