@@ -2,9 +2,12 @@
 // the Node.js language host on PATH, against moto through the counting proxy.
 import * as fs from "node:fs";
 import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
-import { CommandResult, LEGS, Project, StateResource } from "../testing/pulumi/project";
 import { DEFAULT_MAX_ATTEMPTS } from "../provider/kms/client";
-import { keyStates, LocalKms, round, scheduleDeletion, throttled } from "./support";
+import { LocalKms, round, throttled } from "./support";
+import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
+import { CommandResult, Project } from "../testing/pulumi/project";
+import { StateResource } from "../testing/pulumi/state";
+import { LEGS } from "../testing/versions";
 
 /** The versions users run now: the newest @pulumi/pulumi and CLI, Node.js 22. */
 export const BENCH_LEG = LEGS.newest;
@@ -192,10 +195,10 @@ export class EngineBench {
         made.reduce((total, key) => total + JSON.stringify(key).length, 0) / Math.max(1, made.length),
       );
       const refresh = options.full ? await this.timed(["refresh", "--yes"]) : undefined;
-      await scheduleDeletion(this.kms, ids);
+      await scheduleDeletions(this.kms.direct, ids);
       const recover = await this.timed(["up", "--yes", "--refresh"]);
       const after = new Map((await this.keyResources()).map((key) => [key.urn, key.id]));
-      const states = await keyStates(this.kms, ids);
+      const states = await keyStates(this.kms.direct, ids);
       const sameAndEnabled = made.filter((key, i) => after.get(key.urn) === key.id && states[i] === "Enabled").length;
       const noopUp = options.full ? await this.timed(["up", "--yes"]) : undefined;
       const destroy = options.full ? await this.timed(["destroy", "--yes"]) : undefined;

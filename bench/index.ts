@@ -4,13 +4,13 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findRepoRoot } from "../testing/repo";
 import { CallsResult, measureCalls } from "./calls";
 import { EngineBench, engineRow, EngineRow, KeysRun, QuotaRow, quotaRows } from "./engine";
 import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";
 import { markdownReport, quotaCells } from "./report";
 import { RetryStudyRow, studyRetries } from "./retry-study";
 import { round, startLocalKms, table } from "./support";
+import { findRepoRoot } from "../testing/repo";
 
 const REPO_ROOT = findRepoRoot(__dirname);
 

@@ -8,7 +8,9 @@ import { promisify } from "node:util";
 import { KmsKeyProvider } from "../sdk";
 import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { BENCH_KEY } from "./calls";
-import { keyStates, LocalKms, pool, round, scheduleDeletion, secondsSince, throttled } from "./support";
+import { LocalKms, round, secondsSince, throttled } from "./support";
+import { mapBounded } from "../cli/pool";
+import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
 
 type Props = Record<string, unknown>;
 
@@ -55,7 +57,7 @@ async function host(run: HostRun): Promise<HostResult> {
   const started = performance.now();
   let keys: { id: string; outs: Props }[];
   if (run.phase === "create") {
-    const made = await pool(Array.from({ length: run.count ?? 0 }), run.parallel, async () =>
+    const made = await mapBounded(Array.from({ length: run.count ?? 0 }), run.parallel, async () =>
       provider.create(inputs).then(
         (created) => ({ id: created.id, outs: created.outs as Props }),
         (err: unknown) => {
@@ -66,7 +68,7 @@ async function host(run: HostRun): Promise<HostResult> {
     );
     keys = made.filter((key): key is { id: string; outs: Props } => key !== undefined);
   } else {
-    keys = await pool(run.keys ?? [], run.parallel, async (key) => {
+    keys = await mapBounded(run.keys ?? [], run.parallel, async (key) => {
       try {
         const read = await provider.read(key.id, key.outs);
         const olds = read.props as Props;
@@ -109,11 +111,11 @@ export async function studyRetries(
     const created = await inOwnProcess({ phase: "create", count: keys, parallel: p, env });
     const createThrottled = throttled(kms.proxy);
     const ids = created.keys.map((key) => key.id);
-    await scheduleDeletion(kms, ids);
+    await scheduleDeletions(kms.direct, ids);
     kms.proxy.resetCounts();
     const recovered = await inOwnProcess({ phase: "recover", keys: created.keys, parallel: p, env });
     const recoverThrottled = throttled(kms.proxy);
-    const states = await keyStates(kms, ids);
+    const states = await keyStates(kms.direct, ids);
     const sameAndEnabled = recovered.keys.filter((key, i) => key.id === ids[i] && states[i] === "Enabled").length;
     return {
       quotas,

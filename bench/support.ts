@@ -1,6 +1,7 @@
-// Small pieces every part of the benchmark shares: timing, a bounded pool, the local KMS, per-operation counts.
-import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
-import { outOfBand, useFakeCredentials } from "../testing/fixtures";
+// Small pieces every part of the benchmark shares: timing, the local KMS, per-operation counts.
+import { KMSClient } from "@aws-sdk/client-kms";
+import { useFakeCredentials } from "../testing/credentials";
+import { outOfBand } from "../testing/kms/out-of-band";
 import { CallLogEntry, KmsProxy } from "../testing/kms/proxy";
 import { startKmsServerWithProxy } from "../testing/kms/server";
 
@@ -35,20 +36,6 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * scale) / scale;
 }
 
-/** Runs `work` over `items`, at most `limit` at a time; results in the items' order. */
-export async function pool<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>) {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index], index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
-
 /** Requests per operation in a slice of the proxy's log. */
 export function byOperation(log: readonly CallLogEntry[]): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -59,22 +46,6 @@ export function byOperation(log: readonly CallLogEntry[]): Record<string, number
 /** Requests the proxy refused for a quota since its counts were last reset. */
 export function throttled(proxy: KmsProxy): number {
   return proxy.faultsApplied().quota ?? 0;
-}
-
-/** Schedules every key for deletion behind the program's back, straight at moto (no quota, not counted). */
-export async function scheduleDeletion(kms: LocalKms, ids: readonly string[]): Promise<void> {
-  await pool(ids, 8, (id) => kms.direct.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 })));
-}
-
-/** Each key's state as moto has it ("gone" when it has no such key). */
-export async function keyStates(kms: LocalKms, ids: readonly string[]): Promise<string[]> {
-  return pool(ids, 8, async (id) => {
-    try {
-      return (await kms.direct.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState ?? "?";
-    } catch {
-      return "gone";
-    }
-  });
 }
 
 /** Prints rows as an aligned text table. */

@@ -19,3 +19,6 @@ export function findRepoRoot(start: string = __dirname): string {
     dir = parent;
   }
 }
+
+/** The repository's root: the folder whose package.json is pulumi-kms-key's. */
+export const REPO_ROOT = findRepoRoot(__dirname);

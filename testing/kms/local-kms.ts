@@ -2,9 +2,10 @@
 import { expect } from "chai";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
+import { useFakeCredentials } from "../credentials";
+import { outOfBand } from "./out-of-band";
 import { KmsProxy } from "./proxy";
 import { startKmsServerWithProxy } from "./server";
-import { outOfBand, useFakeCredentials } from "../fixtures";
 
 export type Props = Record<string, unknown>;
 

@@ -55,6 +55,9 @@ export interface CallLogEntry {
   tagKeys?: string[];
 }
 
+/** The calls that only read: KMS's Describe*, Get* and List*, and STS's GetCallerIdentity. */
+const READ = /^(Describe|Get|List)/;
+
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -166,6 +169,16 @@ export class KmsProxy {
   /** How often each fault kind (and "quota") has been applied since start / resetCounts(). */
   faultsApplied(): Record<string, number> {
     return { ...this.applied };
+  }
+
+  /** The calls that change something, in the order received: every call but the reads. */
+  writeCalls(): CallLogEntry[] {
+    return this.callLog.filter((entry) => !READ.test(entry.operation));
+  }
+
+  /** The operations of writeCalls(). */
+  writes(): string[] {
+    return this.writeCalls().map((entry) => entry.operation);
   }
 
   // ---- key states (key-states.ts) ----

@@ -12,9 +12,9 @@ import {
 import { ProviderSession } from "../../provider/session";
 import { describeKey, runAction } from "../../provider/kms/gateway";
 import { FaultKind } from "../../testing/kms/faults";
-import { Props, useLocalKms } from "../../testing/kms/local-kms";
 // The module object itself (not a namespace copy), so that replacing its lookup reaches net.connect.
 import dns = require("node:dns");
+import { Props, useLocalKms } from "../../testing/kms/local-kms";
 
 describe("errors", function () {
   this.timeout(180_000);

@@ -11,8 +11,9 @@ import {
   TagResourceCommand,
 } from "@aws-sdk/client-kms";
 import { AWS_KMS_QUOTAS } from "../../provider/kms/quotas";
+import { useFakeCredentials } from "../../testing/credentials";
+import { outOfBand } from "../../testing/kms/out-of-band";
 import { startKmsServerWithProxy } from "../../testing/kms/server";
-import { outOfBand, useFakeCredentials } from "../../testing/fixtures";
 
 type Env = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
 

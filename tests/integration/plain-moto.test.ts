@@ -4,7 +4,7 @@
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
 import { KmsKeyProvider } from "../../sdk";
-import { useFakeCredentials } from "../../testing/fixtures";
+import { useFakeCredentials } from "../../testing/credentials";
 import { KmsServer, startKmsServer } from "../../testing/kms/server";
 
 type Props = Record<string, unknown>;

@@ -2,7 +2,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
-import { LEGS, NODE_LINE_LEGS, REPO_ROOT } from "../../testing/pulumi/project";
+import { REPO_ROOT } from "../../testing/repo";
+import { LEGS, NODE_LINE_LEGS } from "../../testing/versions";
 
 const major = (version: string) => Number(version.split(".")[0]);
 
