@@ -3,13 +3,14 @@
 import * as fs from "node:fs";
 import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { DEFAULT_MAX_ATTEMPTS } from "../provider/kms/client";
+import { quotaFloorSeconds } from "./floors";
 import { LocalKms, round, throttled } from "./support";
 import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
 import { CommandResult, Project } from "../testing/pulumi/project";
 import { StateResource } from "../testing/pulumi/state";
 import { LEGS } from "../testing/versions";
 
-/** The versions users run now: the newest @pulumi/pulumi and CLI, Node.js 22. */
+/** The versions users run now: the newest leg of versions.json. */
 export const BENCH_LEG = LEGS.newest;
 
 export interface EngineRow {
@@ -39,7 +40,7 @@ export interface QuotaRow {
   seconds: number;
   /** The same run without quotas. */
   withoutQuotaSeconds: number;
-  /** N / 5: CreateKey, and CancelKeyDeletion then EnableKey pipelined, at 5 per second. */
+  /** quotaFloorSeconds(N): CreateKey, and CancelKeyDeletion then EnableKey pipelined, at their quota. */
   floorSeconds: number;
   /** seconds / max(floorSeconds, withoutQuotaSeconds). */
   ratio: number;
@@ -263,7 +264,7 @@ export async function engineRow(bench: EngineBench, keys: number, run: KeysRun):
 }
 
 export function quotaRows(keys: number, withQuotas: KeysRun, without: KeysRun): QuotaRow[] {
-  const floorSeconds = keys / 5;
+  const floorSeconds = quotaFloorSeconds(keys);
   const row = (phase: QuotaRow["phase"], seconds: number, base: number, throttledCalls: number, errors: number) => ({
     keys,
     phase,

@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { KmsKeyProvider } from "../sdk";
 import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { BENCH_KEY } from "./calls";
+import { quotaFloorSeconds } from "./floors";
 import { LocalKms, round, secondsSince, throttled } from "./support";
 import { mapBounded } from "../cli/pool";
 import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
@@ -40,7 +41,7 @@ export interface RetryStudyRow {
   createThrottled: number;
   recoverSeconds: number;
   recoverThrottled: number;
-  /** N / 5: both phases' floor under the quotas. */
+  /** quotaFloorSeconds(N): both phases' floor under the quotas. */
   floorSeconds: number;
   errors: number;
   /** The first error's message, when there was one. */
@@ -126,7 +127,7 @@ export async function studyRetries(
       createThrottled,
       recoverSeconds: round(recovered.seconds),
       recoverThrottled,
-      floorSeconds: keys / 5,
+      floorSeconds: quotaFloorSeconds(keys),
       errors: created.errors.length + recovered.errors.length,
       ...(created.errors.length + recovered.errors.length > 0
         ? { firstError: [...created.errors, ...recovered.errors][0].slice(0, 300) }

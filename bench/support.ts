@@ -1,5 +1,6 @@
 // Small pieces every part of the benchmark shares: timing, the local KMS, per-operation counts.
 import { KMSClient } from "@aws-sdk/client-kms";
+import Table from "cli-table3";
 import { useFakeCredentials } from "../testing/credentials";
 import { outOfBand } from "../testing/kms/out-of-band";
 import { CallLogEntry, KmsProxy } from "../testing/kms/proxy";
@@ -48,10 +49,31 @@ export function throttled(proxy: KmsProxy): number {
   return proxy.faultsApplied().quota ?? 0;
 }
 
-/** Prints rows as an aligned text table. */
-export function table(title: string, header: string[], rows: (string | number | undefined)[][]): string {
-  const cells = [header, ...rows.map((row) => row.map((cell) => (cell === undefined ? "-" : String(cell))))];
-  const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length)));
-  const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ");
-  return [title, line(cells[0]), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+/** Plain columns, two spaces apart, a rule under the header: the tables `npm run bench` prints. */
+const PLAIN: Table.TableConstructorOptions = {
+  chars: {
+    top: "",
+    "top-mid": "",
+    "top-left": "",
+    "top-right": "",
+    bottom: "",
+    "bottom-mid": "",
+    "bottom-left": "",
+    "bottom-right": "",
+    left: "",
+    "left-mid": "",
+    mid: "-",
+    "mid-mid": "  ",
+    right: "",
+    "right-mid": "",
+    middle: "  ",
+  },
+  style: { head: [], border: [], compact: true, "padding-left": 0, "padding-right": 0 },
+};
+
+/** Rows as a table, after a blank line; a missing figure shows as "-". */
+export function table(header: string[], rows: (string | number | undefined)[][]): string {
+  const printed = new Table({ ...PLAIN, head: header });
+  printed.push(...rows.map((row) => row.map((cell) => (cell === undefined ? "-" : String(cell)))));
+  return `\n${printed.toString()}`;
 }
