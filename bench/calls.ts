@@ -6,14 +6,14 @@ import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
 
 type Props = Record<string, unknown>;
 
-export interface PhaseCalls {
+interface PhaseCalls {
   /** Requests per key. */
   perKey: number;
   /** Requests per key, by operation. */
   byOperation: Record<string, number>;
 }
 
-export interface CallsResult {
+interface CallsResult {
   keys: number;
   create: PhaseCalls;
   refresh: PhaseCalls;

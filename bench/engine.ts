@@ -11,7 +11,7 @@ import { StateResource } from "../testing/pulumi/state";
 import { LEGS } from "../testing/versions";
 
 /** The versions users run now: the newest leg of versions.json. */
-export const BENCH_LEG = LEGS.newest;
+const BENCH_LEG = LEGS.newest;
 
 export interface EngineRow {
   keys: number;
@@ -78,7 +78,7 @@ function errorsShown(result: CommandResult): number {
  * Peak memory of the dynamic provider hosts a project's commands start: every 200 ms, the VmHWM of each process
  * whose command line is the dynamic provider and whose environment is this project's (other runs share the machine).
  */
-export class HostMemory {
+class HostMemory {
   private peakKiB = 0;
   private readonly ours = new Map<number, boolean>();
   private timer: NodeJS.Timeout | undefined;

@@ -15,7 +15,7 @@ import { round, startLocalKms, table } from "./support";
 import { REPO_ROOT } from "../testing/repo";
 
 /** The sizes of each part: --quick keeps every figure with small N (CI runs it). */
-export interface BenchPlan {
+interface BenchPlan {
   quick: boolean;
   callsKeys: number;
   rawSdkKeys: number;

@@ -29,7 +29,7 @@ function allProcesses(): ProcInfo[] {
   return out;
 }
 
-export function commandLine(pid: number): string[] {
+function commandLine(pid: number): string[] {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
   } catch {
@@ -38,7 +38,7 @@ export function commandLine(pid: number): string[] {
 }
 
 /** The process and all its descendants (the process first). */
-export function processTree(root: number): number[] {
+function processTree(root: number): number[] {
   const processes = allProcesses();
   const tree = [root];
   for (let i = 0; i < tree.length; i++) {

@@ -90,7 +90,7 @@ export function isAccessDenied(err: unknown): boolean {
   return name === "AccessDeniedException" || name === "AccessDenied" || name === "UnauthorizedOperation";
 }
 
-export interface ErrorContext {
+interface ErrorContext {
   operation: string;
   keyId?: string;
   /** The key state observed after a KMSInvalidStateException, when it could be read. */

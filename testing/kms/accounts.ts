@@ -11,7 +11,7 @@ export const MOTO_DEFAULT_ACCOUNT = "123456789012";
 const KEY_ARN = /^arn:[^:]*:[^:]+:(?:([^:]*):)?([0-9]{12}):key\/(.+)$/;
 
 /** Where a request is made. */
-export interface Place {
+interface Place {
   account: string;
   region?: string;
   accessKeyId?: string;

@@ -10,7 +10,7 @@ import { REQUIRED_STATES } from "../../provider/kms/errors";
 import { isPendingDeletion, KEY_STATES, KeyState, PENDING_DELETION_STATES } from "../../provider/plan";
 import { editBody, normalizeKeyId, Outcome } from "./protocol";
 
-export interface Refusal {
+interface Refusal {
   error: string;
   message: string;
 }

@@ -9,7 +9,7 @@ import { startKmsServerWithProxy } from "./server";
 
 export type Props = Record<string, unknown>;
 
-export interface LocalKms {
+interface LocalKms {
   endpoint: string;
   proxy: KmsProxy;
   /** Out-of-band changes, as a console click or a script would make them. */

@@ -23,7 +23,7 @@ import {
   readBody,
   TARGET_PREFIX,
 } from "./protocol";
-import { MAX_TAGS_PER_KEY, quotaExceeded, Quotas, tooManyTags } from "./quotas";
+import { quotaExceeded, Quotas, tooManyTags } from "./quotas";
 
 export interface ProxyOptions {
   /** moto endpoint, e.g. http://127.0.0.1:5000; startKmsServerWithProxy fills it. */
@@ -361,9 +361,8 @@ export class KmsProxy {
     }
 
     // 5. the tags a key may have: KMS refuses a CreateKey that carries more.
-    if (operation === "CreateKey" && (entry.tagKeys?.length ?? 0) > MAX_TAGS_PER_KEY) {
-      return tooManyTags(entry.tagKeys?.length ?? 0);
-    }
+    const tagRefusal = operation === "CreateKey" ? tooManyTags(entry.tagKeys?.length ?? 0) : undefined;
+    if (tagRefusal) return tagRefusal;
 
     // 6. forward, then put right what moto answers differently
     const outcome = await this.forward(req, reqBody);

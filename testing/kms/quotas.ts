@@ -1,11 +1,9 @@
 // KMS's quotas as the local KMS applies them: per-operation request quotas, a token bucket per operation (as KMS
 // counts each operation's requests apart), and the limit of tags on one key. Tests set AWS's defaults with the
 // provider's own table, provider/kms/quotas.ts.
+import { LIMITS } from "../../provider/validation";
 import { FAULT_HEADER } from "./faults";
 import { jsonError, Outcome } from "./protocol";
-
-/** KMS's limit of tags on one key ("Quotas": 50 tags per KMS key). */
-export const MAX_TAGS_PER_KEY = 50;
 
 /** One operation's quota: a bucket of at most one second's requests, refilled continuously at the quota's rate. */
 interface TokenBucket {
@@ -73,7 +71,9 @@ export function quotaExceeded(): Outcome {
   );
 }
 
-/** KMS's answer to a CreateKey that carries more tags than a key may have. */
-export function tooManyTags(count: number): Outcome {
-  return jsonError(400, "TagException", `A KMS key can have at most ${MAX_TAGS_PER_KEY} tags; got ${count}.`);
+/** KMS's answer to a CreateKey that carries more tags than a key may have ("Quotas": tags per KMS key, the limit the
+ * provider checks too); undefined when they fit. */
+export function tooManyTags(count: number): Outcome | undefined {
+  if (count <= LIMITS.tagCount) return undefined;
+  return jsonError(400, "TagException", `A KMS key can have at most ${LIMITS.tagCount} tags; got ${count}.`);
 }

@@ -38,7 +38,7 @@ export function findFreePort(): Promise<number> {
 }
 
 /** The moto_server binary to run (see the file comment). */
-export function motoServerBinary(): string {
+function motoServerBinary(): string {
   const fromEnv = process.env.MOTO_SERVER;
   if (fromEnv) return fromEnv;
   const venv = path.join(findRepoRoot(), ".venv", "bin", "moto_server");

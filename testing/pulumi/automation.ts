@@ -34,7 +34,7 @@ import { REPO_ROOT } from "../repo";
   "grpc.use_local_subchannel_pool"
 ] = 1;
 
-export interface HarnessOptions {
+interface HarnessOptions {
   /** The KMS endpoint the provider talks to (AWS_ENDPOINT_URL_KMS). */
   kmsEndpoint: string;
   /** More environment for the CLI and the provider process (overrides the defaults). */
@@ -118,7 +118,7 @@ export class PulumiHarness {
 }
 
 /** Every line the engine printed, for assertions on what a person would see. */
-export interface Transcript {
+interface Transcript {
   stdout: string;
   stderr: string;
 }
@@ -254,13 +254,13 @@ export class TestStack {
 }
 
 /** One step of an operation, from the engine's events. */
-export interface Step {
+interface Step {
   op: string;
   urn: string;
   oldInputs?: Record<string, unknown>;
   newInputs?: Record<string, unknown>;
 }
 
-export function plainOutputs(outputs: OutputMap): Record<string, unknown> {
+function plainOutputs(outputs: OutputMap): Record<string, unknown> {
   return Object.fromEntries(Object.entries(outputs).map(([name, output]) => [name, output.value]));
 }

@@ -81,7 +81,7 @@ export interface CommandResult {
   stderr: string;
 }
 
-export interface ProjectOptions {
+interface ProjectOptions {
   /** The KMS endpoint (AWS_ENDPOINT_URL_KMS) the provider talks to: the proxy in front of moto. */
   kmsEndpoint: string;
   /** More environment for every command (overrides the defaults). */

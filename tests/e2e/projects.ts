@@ -20,7 +20,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const OUT_OF_BAND_WINDOW_DAYS = 7;
 const DAY_MS = 24 * 60 * 60_000;
 
-export interface LegSuite {
+interface LegSuite {
   /** The examples to run; default: all of them. */
   examples?: string[];
   /** Only install, up, the recovery by up --refresh and destroy, no errors test: for a leg that differs in Node.js. */

@@ -87,7 +87,7 @@ export const figures = {
 
 export const SECRET_VALUES: readonly string[] = Object.values(FAKE_CREDENTIALS);
 
-export const secretScan = {
+const secretScan = {
   texts: 0,
   bytes: 0,
   sources: new Set<string>(),

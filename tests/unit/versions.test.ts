@@ -17,6 +17,19 @@ describe("versions.json", () => {
     expect(manifest.engines.node).to.equal(lines.map((line) => `^${line}`).join(" || "));
   });
 
+  it("the programs outside examples/ declare @pulumi/pulumi from the oldest leg's version on, as the package does", () => {
+    const programs = [
+      "bench/project",
+      ...fs.readdirSync(path.join(REPO_ROOT, "tests", "projects")).map((p) => `tests/projects/${p}`),
+    ];
+    for (const folder of programs) {
+      const declared = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, folder, "package.json"), "utf8")) as {
+        dependencies: Record<string, string>;
+      };
+      expect(declared.dependencies["@pulumi/pulumi"], `${folder}/package.json`).to.equal(`^${LEGS.oldest.pulumi}`);
+    }
+  });
+
   it("the other Node.js lines lie between the oldest and the newest leg's", () => {
     for (const leg of NODE_LINE_LEGS) {
       expect(major(leg.node), leg.name).to.be.above(major(LEGS.oldest.node)).and.below(major(LEGS.newest.node));
