@@ -90,20 +90,19 @@ function parseOut(value: string): string {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const options = new Command("npm run bench")
+  const options = new Command("npm run bench --")
     .description("what each key costs in KMS calls, quota time, engine time, memory and state, against the floors")
-    .option("--quick", "every figure with small N (CI runs it)", false)
+    .option("--quick", "every figure with small N (CI runs it)")
     .option(
       "--out <file.json>",
-      "where to write the results, and their Markdown beside them",
+      "where to write the results, and their Markdown beside them (bench/results.json)",
       parseOut,
-      path.join(REPO_ROOT, "bench", "results.json"),
     )
     .parse(argv, { from: "user" })
-    .opts<{ quick: boolean; out: string }>();
+    .opts<{ quick?: true; out?: string }>();
   const plan = options.quick ? QUICK : FULL;
   const started = performance.now();
-  const file = options.out;
+  const file = options.out ?? path.join(REPO_ROOT, "bench", "results.json");
   // Written after each part, so a run cut short still leaves what it measured.
   const save = () => {
     results.seconds = round((performance.now() - started) / 1000, 1);
