@@ -1,4 +1,4 @@
-// Runs Pulumi programs through the real engine for the e2e tests and the demo.
+// Runs Pulumi programs through the real engine as Automation API inline programs, for the e2e and fault tests.
 //
 // The CLI comes from scripts/install-pulumi (built from its Go module, cached). Programs run as Automation API
 // inline programs: the Node.js language runtime runs in this process and the CLI is called with --client, so no

@@ -11,8 +11,8 @@
 //   const outputs = await project.stackOutputs();                 // `pulumi stack output --json`
 //   const state = await project.exportState();                    // `pulumi stack export`
 //   await project.cleanup();
-// Tools are built once and cached outside the repo (scripts/install-pulumi VERSION, scripts/install-language-host,
-// scripts/install-node VERSION); the first run of a leg can take minutes. legTools(leg) reports their versions.
+// Tools are built once and cached outside the repo (tools.ts: scripts/install-pulumi VERSION, install-language-host,
+// install-node VERSION); the first run of a leg can take minutes. legTools(leg) reports their versions.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
