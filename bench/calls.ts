@@ -1,18 +1,19 @@
 // KMS calls per key: the provider's methods called in this process in the order the engine calls them, counted at
 // the proxy (without its own key-state lookups), with no quota and no fault.
 import { KmsKeyProvider } from "../sdk";
-import { byOperation, keyStates, LocalKms, round, scheduleDeletion } from "./support";
+import { byOperation, LocalKms, round } from "./support";
+import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
 
 type Props = Record<string, unknown>;
 
-export interface PhaseCalls {
+interface PhaseCalls {
   /** Requests per key. */
   perKey: number;
   /** Requests per key, by operation. */
   byOperation: Record<string, number>;
 }
 
-export interface CallsResult {
+interface CallsResult {
   keys: number;
   create: PhaseCalls;
   refresh: PhaseCalls;
@@ -63,7 +64,7 @@ export async function measureCalls(kms: LocalKms, keys: number): Promise<CallsRe
   });
 
   // Recovery, as `pulumi up --refresh` does it: refresh reads the key, diff compares, update brings it back.
-  await scheduleDeletion(kms, ids);
+  await scheduleDeletions(kms.direct, ids);
   const recover = await phase(async () => {
     for (const key of made) {
       const read = await provider.read(key.id, key.outs);
@@ -72,7 +73,7 @@ export async function measureCalls(kms: LocalKms, keys: number): Promise<CallsRe
       key.outs = (await provider.update(key.id, olds, inputs)).outs as Props;
     }
   });
-  const states = await keyStates(kms, ids);
+  const states = await keyStates(kms.direct, ids);
   if (states.some((state) => state !== "Enabled")) throw new Error(`keys not recovered: ${states.join(", ")}`);
 
   const tagged = await checked({ ...BENCH_KEY, tags: { team: "bench" } });
@@ -86,7 +87,7 @@ export async function measureCalls(kms: LocalKms, keys: number): Promise<CallsRe
   const deleted = await phase(async () => {
     for (const key of made) await provider.delete(key.id, key.outs);
   });
-  const after = await keyStates(kms, ids);
+  const after = await keyStates(kms.direct, ids);
   if (after.some((state) => state !== "PendingDeletion")) throw new Error(`keys not deleted: ${after.join(", ")}`);
 
   return { keys, create, refresh, diff, recover, updateTag, delete: deleted };

@@ -1,13 +1,17 @@
 // The real engine, run the way users run it: bench/project as a project folder, `pulumi up` in it, the Pulumi CLI and
 // the Node.js language host on PATH, against moto through the counting proxy.
 import * as fs from "node:fs";
-import { AWS_KMS_QUOTAS } from "../tests/support/kms-proxy";
-import { CommandResult, LEGS, Project, StateResource } from "../tests/support/project";
+import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { DEFAULT_MAX_ATTEMPTS } from "../provider/kms/client";
-import { keyStates, LocalKms, round, scheduleDeletion, throttled } from "./support";
+import { quotaFloorSeconds } from "./floors";
+import { LocalKms, round, throttled } from "./support";
+import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
+import { CommandResult, Project } from "../testing/pulumi/project";
+import { StateResource } from "../testing/pulumi/state";
+import { LEGS } from "../testing/versions";
 
-/** The versions users run now: the newest @pulumi/pulumi and CLI, Node.js 22. */
-export const BENCH_LEG = LEGS.newest;
+/** The versions users run now: the newest leg of versions.json. */
+const BENCH_LEG = LEGS.newest;
 
 export interface EngineRow {
   keys: number;
@@ -36,7 +40,7 @@ export interface QuotaRow {
   seconds: number;
   /** The same run without quotas. */
   withoutQuotaSeconds: number;
-  /** N / 5: CreateKey, and CancelKeyDeletion then EnableKey pipelined, at 5 per second. */
+  /** quotaFloorSeconds(N): CreateKey, and CancelKeyDeletion then EnableKey pipelined, at their quota. */
   floorSeconds: number;
   /** seconds / max(floorSeconds, withoutQuotaSeconds). */
   ratio: number;
@@ -74,7 +78,7 @@ function errorsShown(result: CommandResult): number {
  * Peak memory of the dynamic provider hosts a project's commands start: every 200 ms, the VmHWM of each process
  * whose command line is the dynamic provider and whose environment is this project's (other runs share the machine).
  */
-export class HostMemory {
+class HostMemory {
   private peakKiB = 0;
   private readonly ours = new Map<number, boolean>();
   private timer: NodeJS.Timeout | undefined;
@@ -192,10 +196,10 @@ export class EngineBench {
         made.reduce((total, key) => total + JSON.stringify(key).length, 0) / Math.max(1, made.length),
       );
       const refresh = options.full ? await this.timed(["refresh", "--yes"]) : undefined;
-      await scheduleDeletion(this.kms, ids);
+      await scheduleDeletions(this.kms.direct, ids);
       const recover = await this.timed(["up", "--yes", "--refresh"]);
       const after = new Map((await this.keyResources()).map((key) => [key.urn, key.id]));
-      const states = await keyStates(this.kms, ids);
+      const states = await keyStates(this.kms.direct, ids);
       const sameAndEnabled = made.filter((key, i) => after.get(key.urn) === key.id && states[i] === "Enabled").length;
       const noopUp = options.full ? await this.timed(["up", "--yes"]) : undefined;
       const destroy = options.full ? await this.timed(["destroy", "--yes"]) : undefined;
@@ -260,7 +264,7 @@ export async function engineRow(bench: EngineBench, keys: number, run: KeysRun):
 }
 
 export function quotaRows(keys: number, withQuotas: KeysRun, without: KeysRun): QuotaRow[] {
-  const floorSeconds = keys / 5;
+  const floorSeconds = quotaFloorSeconds(keys);
   const row = (phase: QuotaRow["phase"], seconds: number, base: number, throttledCalls: number, errors: number) => ({
     keys,
     phase,

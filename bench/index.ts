@@ -4,21 +4,18 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findRepoRoot } from "../tests/support/repo";
-import { CallsResult, measureCalls } from "./calls";
+import { Command, InvalidArgumentError } from "commander";
+import { measureCalls } from "./calls";
+import { CALL_FLOORS, Phase, PHASES } from "./floors";
 import { EngineBench, engineRow, EngineRow, KeysRun, QuotaRow, quotaRows } from "./engine";
 import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";
 import { markdownReport, quotaCells } from "./report";
 import { RetryStudyRow, studyRetries } from "./retry-study";
 import { round, startLocalKms, table } from "./support";
-
-const REPO_ROOT = findRepoRoot(__dirname);
-
-const PHASES = ["create", "refresh", "diff", "recover", "updateTag", "delete"] as const;
-type Phase = (typeof PHASES)[number] & keyof CallsResult;
+import { REPO_ROOT } from "../testing/repo";
 
 /** The sizes of each part: --quick keeps every figure with small N (CI runs it). */
-export interface BenchPlan {
+interface BenchPlan {
   quick: boolean;
   callsKeys: number;
   rawSdkKeys: number;
@@ -87,18 +84,25 @@ function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
+function parseOut(value: string): string {
+  if (!value.endsWith(".json")) throw new InvalidArgumentError(`--out must name a .json file; got ${value}`);
+  return path.resolve(value);
+}
+
 async function main(argv: string[]): Promise<void> {
-  const outAt = argv.indexOf("--out");
-  const out = outAt >= 0 ? argv[outAt + 1] : undefined;
-  const unknown = argv.filter((arg, i) => arg !== "--quick" && i !== outAt && i !== outAt + 1);
-  if (unknown.length > 0 || (outAt >= 0 && !out?.endsWith(".json"))) {
-    throw new Error(
-      `npm run bench takes --quick and --out FILE.json (default bench/results.json); got ${argv.join(" ")}`,
-    );
-  }
-  const plan = argv.includes("--quick") ? QUICK : FULL;
+  const options = new Command("npm run bench --")
+    .description("what each key costs in KMS calls, quota time, engine time, memory and state, against the floors")
+    .option("--quick", "every figure with small N (CI runs it)")
+    .option(
+      "--out <file.json>",
+      "where to write the results, and their Markdown beside them (bench/results.json)",
+      parseOut,
+    )
+    .parse(argv, { from: "user" })
+    .opts<{ quick?: true; out?: string }>();
+  const plan = options.quick ? QUICK : FULL;
   const started = performance.now();
-  const file = out ? path.resolve(out) : path.join(REPO_ROOT, "bench", "results.json");
+  const file = options.out ?? path.join(REPO_ROOT, "bench", "results.json");
   // Written after each part, so a run cut short still leaves what it measured.
   const save = () => {
     results.seconds = round((performance.now() - started) / 1000, 1);
@@ -116,21 +120,18 @@ async function main(argv: string[]): Promise<void> {
   try {
     log(`KMS calls per key (${plan.callsKeys} keys, provider methods in engine order, no quota) ...`);
     const calls = await measureCalls(kms, plan.callsKeys);
-    const phases = PHASES;
     results.calls = {
-      ...(Object.fromEntries(phases.map((p) => [p, calls[p].perKey])) as Record<Phase, number>),
+      ...(Object.fromEntries(PHASES.map((p) => [p, calls[p].perKey])) as Record<Phase, number>),
       keys: calls.keys,
-      byOperation: Object.fromEntries(phases.map((p) => [p, calls[p].byOperation])),
+      byOperation: Object.fromEntries(PHASES.map((p) => [p, calls[p].byOperation])),
     };
-    const floors: Record<string, number> = { create: 1, refresh: 4, diff: 0, recover: 6, updateTag: 1, delete: 1 };
     log(
       table(
-        "",
         ["phase", "calls/key", "floor", "by operation"],
-        phases.map((p) => [
+        PHASES.map((p) => [
           p,
           calls[p].perKey,
-          floors[p],
+          CALL_FLOORS[p].calls,
           Object.entries(calls[p].byOperation)
             .map(([op, n]) => `${op} ${n}`)
             .join(", "),
@@ -144,7 +145,6 @@ async function main(argv: string[]): Promise<void> {
     results.rawSdkRatio = raw.ratio;
     log(
       table(
-        "",
         ["step", "provider s", "raw SDK s", "ratio"],
         [
           ...Object.entries(raw.steps).map(([step, s]) => [step, s.provider, s.rawSdk, round(s.provider / s.rawSdk)]),
@@ -164,7 +164,6 @@ async function main(argv: string[]): Promise<void> {
     }
     log(
       table(
-        "",
         [
           "retry mode",
           "parallel",
@@ -222,7 +221,6 @@ async function main(argv: string[]): Promise<void> {
     }
     log(
       table(
-        "",
         [
           "keys",
           "up s",
@@ -251,7 +249,6 @@ async function main(argv: string[]): Promise<void> {
     );
     log(
       table(
-        "",
         ["keys", "phase", "quota s", "no quota s", "floor s", "ratio", "throttled", "errors", "same+Enabled"],
         results.quota.map(quotaCells),
       ),

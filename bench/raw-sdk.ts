@@ -11,9 +11,10 @@ import {
   ListResourceTagsCommand,
 } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../sdk";
-import { FAKE_CREDENTIALS } from "../tests/support/fixtures";
 import { BENCH_KEY } from "./calls";
-import { LocalKms, round, scheduleDeletion } from "./support";
+import { LocalKms, round } from "./support";
+import { FAKE_CREDENTIALS } from "../testing/credentials";
+import { scheduleDeletion } from "../testing/kms/out-of-band";
 
 type Props = Record<string, unknown>;
 
@@ -49,7 +50,7 @@ export async function compareWithRawSdk(kms: LocalKms, keys: number): Promise<Ra
   // Both as `pulumi up --refresh` recovers a key: scheduled for deletion, then read, then brought back.
   const viaProvider = async () => {
     const created = await timed("create", "provider", () => provider.create(inputs));
-    await scheduleDeletion(kms, [created.id]);
+    await scheduleDeletion(kms.direct, created.id);
     const read = await timed("read", "provider", () => provider.read(created.id, created.outs as Props));
     const recovered = await timed("recover", "provider", () =>
       provider.update(created.id, read.props as Props, inputs),
@@ -62,7 +63,7 @@ export async function compareWithRawSdk(kms: LocalKms, keys: number): Promise<Ra
       raw.send(new CreateKeyCommand({ Description: BENCH_KEY.description })),
     );
     const KeyId = created.KeyMetadata!.KeyId!;
-    await scheduleDeletion(kms, [KeyId]);
+    await scheduleDeletion(kms.direct, KeyId);
     await timed("read", "rawSdk", () =>
       Promise.all([
         raw.send(new DescribeKeyCommand({ KeyId })),

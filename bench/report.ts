@@ -1,14 +1,6 @@
 // The results as Markdown tables: bench/results.md, ready to paste into the README's Performance section.
+import { callFloorText, KEY_CALLS_PER_SECOND, PHASES } from "./floors";
 import type { BenchResults } from "./index";
-
-const FLOORS: Record<string, string> = {
-  create: "1",
-  refresh: "4",
-  diff: "0",
-  recover: "6 (4 reads + 2)",
-  updateTag: "1",
-  delete: "1",
-};
 
 /** A quota row's cells: the same in the printed table and in the Markdown one. */
 export function quotaCells(r: BenchResults["quota"][number]): (string | number)[] {
@@ -51,10 +43,10 @@ export function markdownReport(results: Partial<BenchResults>): string {
       `KMS calls per key (${calls.keys} keys; provider methods in the engine's order, counted at the proxy):\n\n` +
         markdownTable(
           ["step", "calls per key", "floor", "by operation"],
-          Object.entries(FLOORS).map(([step, floor]) => [
+          PHASES.map((step) => [
             step,
-            calls[step as keyof typeof FLOORS & keyof typeof calls] as number,
-            floor,
+            calls[step],
+            callFloorText(step),
             Object.entries(calls.byOperation[step] ?? {})
               .map(([op, n]) => `${op} ${n}`)
               .join(", "),
@@ -65,7 +57,7 @@ export function markdownReport(results: Partial<BenchResults>): string {
   if (results.quota?.length) {
     parts.push(
       "Quota time: one `pulumi up` creating N keys, then all scheduled for deletion and one `pulumi up --refresh`, " +
-        "under AWS's default quotas and without; ratio = seconds / max(N / 5, seconds without quotas):\n\n" +
+        `under AWS's default quotas and without; ratio = seconds / max(N / ${KEY_CALLS_PER_SECOND}, seconds without quotas):\n\n` +
         markdownTable(
           ["N", "step", "with quotas s", "without s", "floor s", "ratio", "throttled", "errors", "same ID + Enabled"],
           results.quota.map(quotaCells),

@@ -6,9 +6,12 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { KmsKeyProvider } from "../sdk";
-import { AWS_KMS_QUOTAS } from "../tests/support/kms-proxy";
+import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { BENCH_KEY } from "./calls";
-import { keyStates, LocalKms, pool, round, scheduleDeletion, secondsSince, throttled } from "./support";
+import { quotaFloorSeconds } from "./floors";
+import { LocalKms, round, secondsSince, throttled } from "./support";
+import { mapBounded } from "../cli/pool";
+import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
 
 type Props = Record<string, unknown>;
 
@@ -38,7 +41,7 @@ export interface RetryStudyRow {
   createThrottled: number;
   recoverSeconds: number;
   recoverThrottled: number;
-  /** N / 5: both phases' floor under the quotas. */
+  /** quotaFloorSeconds(N): both phases' floor under the quotas. */
   floorSeconds: number;
   errors: number;
   /** The first error's message, when there was one. */
@@ -55,7 +58,7 @@ async function host(run: HostRun): Promise<HostResult> {
   const started = performance.now();
   let keys: { id: string; outs: Props }[];
   if (run.phase === "create") {
-    const made = await pool(Array.from({ length: run.count ?? 0 }), run.parallel, async () =>
+    const made = await mapBounded(Array.from({ length: run.count ?? 0 }), run.parallel, async () =>
       provider.create(inputs).then(
         (created) => ({ id: created.id, outs: created.outs as Props }),
         (err: unknown) => {
@@ -66,7 +69,7 @@ async function host(run: HostRun): Promise<HostResult> {
     );
     keys = made.filter((key): key is { id: string; outs: Props } => key !== undefined);
   } else {
-    keys = await pool(run.keys ?? [], run.parallel, async (key) => {
+    keys = await mapBounded(run.keys ?? [], run.parallel, async (key) => {
       try {
         const read = await provider.read(key.id, key.outs);
         const olds = read.props as Props;
@@ -109,11 +112,11 @@ export async function studyRetries(
     const created = await inOwnProcess({ phase: "create", count: keys, parallel: p, env });
     const createThrottled = throttled(kms.proxy);
     const ids = created.keys.map((key) => key.id);
-    await scheduleDeletion(kms, ids);
+    await scheduleDeletions(kms.direct, ids);
     kms.proxy.resetCounts();
     const recovered = await inOwnProcess({ phase: "recover", keys: created.keys, parallel: p, env });
     const recoverThrottled = throttled(kms.proxy);
-    const states = await keyStates(kms, ids);
+    const states = await keyStates(kms.direct, ids);
     const sameAndEnabled = recovered.keys.filter((key, i) => key.id === ids[i] && states[i] === "Enabled").length;
     return {
       quotas,
@@ -124,7 +127,7 @@ export async function studyRetries(
       createThrottled,
       recoverSeconds: round(recovered.seconds),
       recoverThrottled,
-      floorSeconds: keys / 5,
+      floorSeconds: quotaFloorSeconds(keys),
       errors: created.errors.length + recovered.errors.length,
       ...(created.errors.length + recovered.errors.length > 0
         ? { firstError: [...created.errors, ...recovered.errors][0].slice(0, 300) }

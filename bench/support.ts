@@ -1,8 +1,10 @@
-// Small pieces every part of the benchmark shares: timing, a bounded pool, the local KMS, per-operation counts.
-import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
-import { outOfBand, useFakeCredentials } from "../tests/support/fixtures";
-import { CallLogEntry, KmsProxy } from "../tests/support/kms-proxy";
-import { startKmsServerWithProxy } from "../tests/support/kms-server";
+// Small pieces every part of the benchmark shares: timing, the local KMS, per-operation counts.
+import { KMSClient } from "@aws-sdk/client-kms";
+import Table from "cli-table3";
+import { useFakeCredentials } from "../testing/credentials";
+import { outOfBand } from "../testing/kms/out-of-band";
+import { CallLogEntry, KmsProxy } from "../testing/kms/proxy";
+import { startKmsServerWithProxy } from "../testing/kms/server";
 
 export type LocalKms = Awaited<ReturnType<typeof startKmsServerWithProxy>> & {
   /** Straight to moto: out-of-band changes and checks that spend no quota and are not counted. */
@@ -35,20 +37,6 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * scale) / scale;
 }
 
-/** Runs `work` over `items`, at most `limit` at a time; results in the items' order. */
-export async function pool<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>) {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index], index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
-
 /** Requests per operation in a slice of the proxy's log. */
 export function byOperation(log: readonly CallLogEntry[]): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -61,26 +49,31 @@ export function throttled(proxy: KmsProxy): number {
   return proxy.faultsApplied().quota ?? 0;
 }
 
-/** Schedules every key for deletion behind the program's back, straight at moto (no quota, not counted). */
-export async function scheduleDeletion(kms: LocalKms, ids: readonly string[]): Promise<void> {
-  await pool(ids, 8, (id) => kms.direct.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 })));
-}
+/** Plain columns, two spaces apart, a rule under the header: the tables `npm run bench` prints. */
+const PLAIN: Table.TableConstructorOptions = {
+  chars: {
+    top: "",
+    "top-mid": "",
+    "top-left": "",
+    "top-right": "",
+    bottom: "",
+    "bottom-mid": "",
+    "bottom-left": "",
+    "bottom-right": "",
+    left: "",
+    "left-mid": "",
+    mid: "-",
+    "mid-mid": "  ",
+    right: "",
+    "right-mid": "",
+    middle: "  ",
+  },
+  style: { head: [], border: [], compact: true, "padding-left": 0, "padding-right": 0 },
+};
 
-/** Each key's state as moto has it ("gone" when it has no such key). */
-export async function keyStates(kms: LocalKms, ids: readonly string[]): Promise<string[]> {
-  return pool(ids, 8, async (id) => {
-    try {
-      return (await kms.direct.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState ?? "?";
-    } catch {
-      return "gone";
-    }
-  });
-}
-
-/** Prints rows as an aligned text table. */
-export function table(title: string, header: string[], rows: (string | number | undefined)[][]): string {
-  const cells = [header, ...rows.map((row) => row.map((cell) => (cell === undefined ? "-" : String(cell))))];
-  const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length)));
-  const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ");
-  return [title, line(cells[0]), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+/** Rows as a table, after a blank line; a missing figure shows as "-". */
+export function table(header: string[], rows: (string | number | undefined)[][]): string {
+  const printed = new Table({ ...PLAIN, head: header });
+  printed.push(...rows.map((row) => row.map((cell) => (cell === undefined ? "-" : String(cell)))));
+  return `\n${printed.toString()}`;
 }

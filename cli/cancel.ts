@@ -4,7 +4,7 @@
 export type CancelSignal = "SIGINT" | "SIGTERM";
 
 /** What one Automation API operation needs to be cancellable: pass both among its options. */
-export interface Cancellable {
+interface Cancellable {
   /** Aborted, the Automation API sends the `pulumi` it runs a SIGINT. */
   signal: AbortSignal;
   /** The CLI's output, watched for its own word that it is cancelling. */

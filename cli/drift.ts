@@ -9,11 +9,11 @@ import { isPendingDeletion } from "../provider/plan";
 export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
 
 /** How a key drifted, most urgent first (the order of the report). */
-export const DRIFT_KINDS = ["pending-deletion", "disabled", "attributes", "gone"] as const;
-export type DriftKind = (typeof DRIFT_KINDS)[number];
+const DRIFT_KINDS = ["pending-deletion", "disabled", "attributes", "gone"] as const;
+type DriftKind = (typeof DRIFT_KINDS)[number];
 
 /** The attributes a key can drift in, in the user's words (the program's input names). */
-export const DRIFT_ATTRIBUTES = [
+const DRIFT_ATTRIBUTES = [
   "description",
   "tags",
   "policy",
@@ -22,7 +22,7 @@ export const DRIFT_ATTRIBUTES = [
   // Only a key declared disabled that is enabled: the other way round is the "disabled" kind.
   "enabled",
 ] as const;
-export type DriftAttribute = (typeof DRIFT_ATTRIBUTES)[number];
+type DriftAttribute = (typeof DRIFT_ATTRIBUTES)[number];
 
 /** The plan steps that change a key that exists: the engine's word that it differs from its declaration. */
 const CHANGING_OPS: readonly OpType[] = ["update", "replace", "create-replacement", "delete-replaced"];

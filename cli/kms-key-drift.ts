@@ -4,6 +4,7 @@
 import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { Cancellation, CancelSignal } from "./cancel";
+import { mapBounded } from "./pool";
 import {
   cancelledExitCode,
   checkExitCode,
@@ -42,20 +43,6 @@ function withCommonOptions(command: Command): Command {
     .option("-s, --stack <name>", "a stack to look at; repeat for several (default: the selected stack)", collect, [])
     .addOption(new Option("--parallel <n>", "how many stacks to refresh at once").default(4).argParser(parseParallel))
     .option("--json", "print the report as JSON (schema version 1) instead of a table", false);
-}
-
-/** Runs `task` on every item, at most `limit` at a time, keeping the items' order in the results. */
-async function mapBounded<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
 
 const progress = (line: string): void => {

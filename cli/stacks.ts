@@ -5,7 +5,7 @@ import { Cancellation, CancelledError } from "./cancel";
 import { driftOf, findDrift, KeyDrift, KMS_KEY_TYPE, nameOf, Observation, observeKeys, plannedActions } from "./drift";
 
 /** What became of one drifted key in `recover`. */
-export interface Recovery {
+interface Recovery {
   /**
    * recovered: a read after the update shows the key as declared; planned: --dry-run; failed / skipped: see message;
    * cancelled: the run was cancelled before the key's update finished.
@@ -19,7 +19,7 @@ export interface Recovery {
   message?: string;
 }
 
-export interface KeyReport extends KeyDrift {
+interface KeyReport extends KeyDrift {
   /** Only in `recover`. */
   recovery?: Recovery;
 }

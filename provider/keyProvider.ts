@@ -35,7 +35,7 @@ import { ProviderSession } from "./session";
 import { parseKeyReference, UNKNOWN, validateInputs } from "./validation";
 
 /** Changing these makes a different key: KMS can't change them in place. */
-export const REPLACE_ON_CHANGE = ["keyUsage", "keySpec", "multiRegion"] as const;
+const REPLACE_ON_CHANGE = ["keyUsage", "keySpec", "multiRegion"] as const;
 
 /** Inputs that only this provider uses (KMS can't report them): carried over from state on refresh. */
 const STATE_ONLY_INPUTS = [
@@ -345,7 +345,7 @@ async function runPlan(
 }
 
 /** The key as a successful call leaves it. */
-export function applied(key: ObservedKey, action: KeyAction, state: string | undefined): ObservedKey {
+function applied(key: ObservedKey, action: KeyAction, state: string | undefined): ObservedKey {
   const next: ObservedKey = { ...key, keyState: state ?? key.keyState };
   if (!isPendingDeletion(next.keyState)) next.deletionDate = undefined;
   switch (action.kind) {

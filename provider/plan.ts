@@ -29,7 +29,7 @@ export const PROVIDER_TAG_PREFIX = "pulumi-kms-key:";
 /** Which adoption (the import option) a key belongs to now: a random value the adopting resource keeps in its state. */
 export const OWNER_TAG = `${PROVIDER_TAG_PREFIX}owner`;
 /** Tags AWS reserves (CloudFormation, AWS services): no one may set or remove them, so they are never shown or diffed. */
-export const AWS_TAG_PREFIX = "aws:";
+const AWS_TAG_PREFIX = "aws:";
 
 /** Tags that are not the user's to declare: the provider's own and AWS's. */
 export function isReservedTag(key: string): boolean {
@@ -79,10 +79,10 @@ export interface Plan {
   refusal?: string;
 }
 
-export const PENDING_DELETION_STATES: readonly string[] = ["PendingDeletion", "PendingReplicaDeletion"];
+export const PENDING_DELETION_STATES: readonly KeyState[] = ["PendingDeletion", "PendingReplicaDeletion"];
 
 export function isPendingDeletion(keyState: string): boolean {
-  return PENDING_DELETION_STATES.includes(keyState);
+  return (PENDING_DELETION_STATES as readonly string[]).includes(keyState);
 }
 
 /** What KMS leaves a key in after CancelKeyDeletion, as far as can be known before the call. */
@@ -90,7 +90,7 @@ export const STATE_AFTER_CANCEL: KeyState = "Disabled";
 
 /** The parts of a key an update can change, each with its own KMS calls. */
 export type KeyPart = "description" | "policy" | "tags" | "rotation" | "enabled";
-export const KEY_PARTS: readonly KeyPart[] = ["description", "policy", "tags", "rotation", "enabled"];
+const KEY_PARTS: readonly KeyPart[] = ["description", "policy", "tags", "rotation", "enabled"];
 
 /**
  * What an update may change. An update changes only the parts whose declared value differs from the last known one
@@ -301,6 +301,6 @@ export function planDelete(observed: ObservedKey | undefined, deletionWindowInDa
   return [{ kind: "scheduleDeletion", pendingWindowInDays: deletionWindowInDays }];
 }
 
-export function keyName(observed: { keyId: string }): string {
+function keyName(observed: { keyId: string }): string {
   return `KMS key ${observed.keyId}`;
 }

@@ -21,7 +21,7 @@ export function policiesEquivalent(a: string, b: string): boolean {
 }
 
 /** One canonical form per meaning: what policiesEquivalent compares. */
-export function normalizePolicy(document: unknown): unknown {
+function normalizePolicy(document: unknown): unknown {
   if (!isObject(document)) return document;
   const normalized: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(document)) {

@@ -12,7 +12,7 @@ const hostLinesToDrop = new Set<string>();
 let consoleFiltered = false;
 
 /** An error the provider means the user to read: a plain-words message rather than a bug. */
-export function isExpectedError(err: unknown): err is Error {
+function isExpectedError(err: unknown): err is Error {
   return err instanceof Error && !BUG_CLASSES.some((bug) => err instanceof bug);
 }
 

@@ -8,7 +8,7 @@ import { PROVIDER_TAG_PREFIX } from "./plan";
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Key usages allowed for each key spec, as KMS enforces them. */
-export const USAGES_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
+const USAGES_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
   SYMMETRIC_DEFAULT: ["ENCRYPT_DECRYPT"],
   RSA_2048: ["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
   RSA_3072: ["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
@@ -30,8 +30,8 @@ export const USAGES_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
   ML_KEM_768: ["ENCAPSULATE_DECAPSULATE"],
   ML_KEM_1024: ["ENCAPSULATE_DECAPSULATE"],
 };
-export const KEY_SPECS = Object.keys(USAGES_BY_SPEC);
-export const KEY_USAGES = [
+const KEY_SPECS = Object.keys(USAGES_BY_SPEC);
+const KEY_USAGES = [
   "ENCRYPT_DECRYPT",
   "SIGN_VERIFY",
   "GENERATE_VERIFY_MAC",

@@ -7,8 +7,10 @@
 // (what a user installs today: the newest Node.js LTS, @pulumi/pulumi and CLI); `--oldest` runs the oldest supported
 // one instead. `--verbose` shows the engine's own output as well.
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
-import { startKmsServerWithProxy } from "../tests/support/kms-server";
-import { CommandResult, LEGS, Project } from "../tests/support/project";
+import { outOfBand } from "../testing/kms/out-of-band";
+import { startKmsServerWithProxy } from "../testing/kms/server";
+import { CommandResult, Project } from "../testing/pulumi/project";
+import { LEGS } from "../testing/versions";
 
 const EXAMPLE = "drift-recovery";
 const OUT_OF_BAND_WINDOW_DAYS = 7;
@@ -61,11 +63,7 @@ async function main(): Promise<number> {
     step(`Start a local KMS; copy examples/${EXAMPLE} to a project folder and npm install it`);
     kms = await startKmsServerWithProxy();
     check();
-    client = new KMSClient({
-      region: "us-east-1",
-      endpoint: kms.server.endpoint,
-      credentials: { accessKeyId: "someone-else", secretAccessKey: "someone-else" },
-    });
+    client = outOfBand(kms.server.endpoint);
     project = await Project.create(EXAMPLE, leg, {
       kmsEndpoint: kms.endpoint,
       signal: abort.signal,
@@ -109,7 +107,7 @@ async function main(): Promise<number> {
     kms.proxy.resetCounts();
     ok("up --refresh", await project.up("--refresh"));
     const recovered = await project.stackOutputs();
-    const calls = kms.proxy.callLog.map((entry) => entry.operation).filter((op) => !/^(Describe|Get|List)/.test(op));
+    const calls = kms.proxy.writes();
     say(`KMS calls made: ${calls.join(", ") || "none"}`);
     const live = (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
     check();

@@ -1,4 +1,5 @@
 // Turns KMS and SDK errors into messages that name the key, the operation and what to do.
+import { isPendingDeletion, KEY_STATES, KeyState, PENDING_DELETION_STATES } from "../plan";
 
 /** The key does not exist (NotFoundException): on read it means the key is gone. */
 export class KeyNotFoundError extends Error {
@@ -13,20 +14,28 @@ export class KeyNotFoundError extends Error {
   }
 }
 
-const NOT_PENDING_DELETION = "Enabled, Disabled, PendingImport, Unavailable, Creating or Updating";
+const NOT_PENDING_DELETION = KEY_STATES.filter((state) => !isPendingDeletion(state));
 
-/** Key states each operation needs, as the key state table of the KMS developer guide has them. */
-export const REQUIRED_STATES: Readonly<Record<string, string>> = {
-  CancelKeyDeletion: "PendingDeletion or PendingReplicaDeletion",
-  EnableKey: "Enabled, Disabled or Unavailable",
-  DisableKey: "Enabled, Disabled or Unavailable",
-  EnableKeyRotation: "Enabled",
-  DisableKeyRotation: "Enabled",
+/**
+ * The key states in which KMS carries out each operation this provider makes (the key state table of the KMS developer
+ * guide, its ✓ cells); the test harness's local KMS refuses the others.
+ */
+export const REQUIRED_STATES: Readonly<Record<string, readonly KeyState[]>> = {
+  CancelKeyDeletion: PENDING_DELETION_STATES,
+  EnableKey: ["Enabled", "Disabled", "Unavailable"],
+  DisableKey: ["Enabled", "Disabled", "Unavailable"],
+  EnableKeyRotation: ["Enabled"],
+  DisableKeyRotation: ["Enabled"],
   TagResource: NOT_PENDING_DELETION,
   UntagResource: NOT_PENDING_DELETION,
   UpdateKeyDescription: NOT_PENDING_DELETION,
-  ScheduleKeyDeletion: "Enabled, Disabled, PendingImport, Unavailable or Creating",
+  ScheduleKeyDeletion: ["Enabled", "Disabled", "PendingImport", "Unavailable", "Creating"],
 };
+
+/** "A, B or C". */
+function oneOf(states: readonly string[]): string {
+  return states.length > 1 ? `${states.slice(0, -1).join(", ")} or ${states[states.length - 1]}` : states.join("");
+}
 
 export function errorName(err: unknown): string {
   if (err && typeof err === "object") {
@@ -81,7 +90,7 @@ export function isAccessDenied(err: unknown): boolean {
   return name === "AccessDeniedException" || name === "AccessDenied" || name === "UnauthorizedOperation";
 }
 
-export interface ErrorContext {
+interface ErrorContext {
   operation: string;
   keyId?: string;
   /** The key state observed after a KMSInvalidStateException, when it could be read. */
@@ -109,7 +118,8 @@ export function explain(err: unknown, context: ErrorContext): Error {
     );
   }
   if (isInvalidState(err)) {
-    const needed = REQUIRED_STATES[operation] ?? "a different key state";
+    const required = REQUIRED_STATES[operation];
+    const needed = required ? oneOf(required) : "a different key state";
     const current = context.currentState
       ? `it is ${context.currentState}`
       : `KMS says: ${name === "DisabledException" ? "the key is disabled" : detail}`;

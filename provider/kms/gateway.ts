@@ -25,6 +25,7 @@ import {
   UpdateKeyDescriptionCommand,
 } from "@aws-sdk/client-kms";
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
+import { canonicalJson } from "../json";
 import { Connection, DesiredKey } from "../inputs";
 import { isPendingDeletion, isReservedTag, KeyAction, ObservedKey, OWNER_TAG, STATE_AFTER_CANCEL } from "../plan";
 import type { ProviderSession } from "../session";
@@ -97,7 +98,7 @@ const partOperation: Record<string, string> = {
   tags: "ListResourceTags",
 };
 
-export interface Rotation {
+interface Rotation {
   enabled: boolean;
   periodInDays?: number;
 }
@@ -266,7 +267,7 @@ async function settle(
   throw Object.assign(explain(err, { operation, keyId, currentState: state }), { currentState: state });
 }
 
-export function operationOf(action: KeyAction): string {
+function operationOf(action: KeyAction): string {
   return {
     cancelDeletion: "CancelKeyDeletion",
     enable: "EnableKey",
@@ -286,7 +287,7 @@ function toTagList(tags: Record<string, string>): Tag[] {
 }
 
 /** How long a lookup after an unanswered CreateKey waits for ListKeys to show new keys (KMS is eventually consistent). */
-export const DEFAULT_CREATE_LOOKUP_SECONDS = 10;
+const DEFAULT_CREATE_LOOKUP_SECONDS = 10;
 const LOOKUP_POLL_MS = 500;
 // Without a Date header on the listing before CreateKey, the local clock bounds it, allowing KMS's 5 minutes of skew.
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -477,7 +478,7 @@ export interface KeyListing {
  * it began, the keys this process made since are its own (claimed), and its answer's Date stays a lower bound of when
  * KMS made a key of any create that reuses it.
  */
-export async function listKeyArns(client: KMSClient): Promise<KeyListing> {
+async function listKeyArns(client: KMSClient): Promise<KeyListing> {
   const listing: KeyListing = { arns: new Set<string>() };
   const withCommand = (command: ListKeysCommand) => {
     command.middlewareStack.add(
@@ -506,7 +507,7 @@ function matchedOn(desired: DesiredKey): Record<string, unknown> {
     multiRegion: desired.multiRegion,
     origin: "AWS_KMS",
     keyManager: "CUSTOMER",
-    tags: JSON.stringify(Object.entries(desired.tags).sort()),
+    tags: canonicalJson(desired.tags),
   };
 }
 
@@ -595,7 +596,7 @@ async function matchingKey(
   const observed = observedFrom(metadata) as unknown as Record<string, unknown>;
   for (const [name, value] of Object.entries(fields)) if (observed[name] !== value) return undefined;
   try {
-    const actual = JSON.stringify(Object.entries(await readTags(client, keyId)).sort());
+    const actual = canonicalJson(await readTags(client, keyId));
     return actual === tags ? metadata : undefined;
   } catch (err) {
     // Tags this identity may not read can't rule the key out; its description, spec and usage matched.

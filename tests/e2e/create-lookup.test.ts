@@ -1,8 +1,9 @@
 // Through the engine: CreateKey sends exactly the declared tags, and a CreateKey whose answer is lost while KMS's
 // ListKeys lags behind still leaves one key, tracked by the stack.
 import { expect } from "chai";
-import { TestStack } from "../support/pulumi";
-import { e2e, E2e, oneKey, SETUP_TIMEOUT, tagsOf, TEST_TIMEOUT, writes } from "./fixture";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { tagsOf } from "../../testing/kms/out-of-band";
+import { TestStack } from "../../testing/pulumi/automation";
 
 describe("e2e: creating a key with what the program declares and the role permits", function () {
   this.timeout(TEST_TIMEOUT);
@@ -44,7 +45,7 @@ describe("e2e: creating a key with what the program declares and the role permit
     const stack = await stackFor("no-tag-permission", oneKey({ description: "least privilege" }));
     const up = await stack.up();
     expect(up.summary.resourceChanges).to.deep.equal({ create: 2 });
-    expect(writes(env.proxy)).to.deep.equal(["CreateKey"]);
+    expect(env.proxy.writes()).to.deep.equal(["CreateKey"]);
     expect(env.proxy.callLog.find((entry) => entry.operation === "CreateKey")?.tagKeys).to.equal(undefined);
     expect(await tagsOf(env.outOfBand, up.outputs.keyId.value as string)).to.deep.equal({});
   });

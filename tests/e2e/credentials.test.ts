@@ -2,8 +2,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
-import { E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "./fixture";
-import { failure, setRunEnv } from "./support-places";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { failure } from "../../testing/fixtures";
 
 const CREDENTIALS = {
   AWS_ACCESS_KEY_ID: "AKIAE2EDISTINCTIVE01",
@@ -49,7 +49,7 @@ describe("e2e: credentials", function () {
     expect(env.proxy.calls("CreateKey")).to.equal(1);
 
     const exported = JSON.stringify(await stack.exportState());
-    const backendFiles = readTree(env.harness.backendDir);
+    const backendFiles = readTree(env.harness.runDir);
     const output = stack.transcript.stdout + stack.transcript.stderr;
     // The searches can find what is there: the key's ID is in all three.
     const keyId = up.outputs.keyId.value as string;
@@ -81,16 +81,16 @@ describe("e2e: credentials", function () {
       await failure(stack.up({ program: oneKey({ description: "after", endpoint: endpointWithCredentials }) })),
     ];
     // From a pipeline's environment: the refresh's read and the update refuse it before any call.
-    setRunEnv(stack, { AWS_ENDPOINT_URL_KMS: endpointWithCredentials });
+    stack.setEnv({ AWS_ENDPOINT_URL_KMS: endpointWithCredentials });
     try {
       refusals.push(await failure(stack.refresh()));
       refusals.push(await failure(stack.up({ program: oneKey({ description: "changed again" }) })));
     } finally {
-      setRunEnv(stack, { AWS_ENDPOINT_URL_KMS: env.endpoint });
+      stack.setEnv({ AWS_ENDPOINT_URL_KMS: env.endpoint });
     }
 
     const exported = JSON.stringify(await stack.exportState());
-    const backendFiles = readTree(env.harness.backendDir);
+    const backendFiles = readTree(env.harness.runDir);
     const output = [stack.transcript.stdout, stack.transcript.stderr, ...refusals].join("\n");
     // The searches can find what is there: the key, as last updated, is in the state and the output.
     const keyId = up.outputs.keyId.value as string;

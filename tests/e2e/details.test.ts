@@ -2,8 +2,9 @@
 // README's state-size figure is checked where users' state comes from: tests/e2e/state-size.test.ts.)
 import { CreateKeyCommand, EnableKeyRotationCommand, ReplicateKeyCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "./fixture";
-import { clientIn, failure } from "./support-places";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { failure } from "../../testing/fixtures";
+import { outOfBand } from "../../testing/kms/out-of-band";
 
 describe("e2e: smaller promises", function () {
   this.timeout(TEST_TIMEOUT);
@@ -29,7 +30,7 @@ describe("e2e: smaller promises", function () {
   });
 
   it("never sends EnableKeyRotation or DisableKeyRotation to a multi-Region replica, and says where rotation is set", async () => {
-    const euWest = clientIn(env.endpoint, "eu-west-1");
+    const euWest = outOfBand(env.endpoint, "eu-west-1");
     const primary = (await euWest.send(new CreateKeyCommand({ Description: "rotating primary", MultiRegion: true })))
       .KeyMetadata!;
     await euWest.send(new EnableKeyRotationCommand({ KeyId: primary.KeyId, RotationPeriodInDays: 365 }));

@@ -17,9 +17,13 @@ import {
   TagResourceCommand,
 } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { MOTO_DEFAULT_ACCOUNT } from "../support/kms-proxy";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { CommandResult, LEGS, legTools, packedTarball, Project, REPO_ROOT } from "../support/project";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
+import { outOfBand } from "../../testing/kms/out-of-band";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { CommandResult, packedTarball, Project } from "../../testing/pulumi/project";
+import { legTools } from "../../testing/pulumi/tools";
+import { REPO_ROOT } from "../../testing/repo";
+import { LEGS } from "../../testing/versions";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -59,12 +63,7 @@ interface JsonReport {
 }
 
 function straightToMoto(kms: Kms): KMSClient {
-  return new KMSClient({
-    region: "us-east-1",
-    endpoint: kms.server.endpoint,
-    credentials: { accessKeyId: "out-of-band", secretAccessKey: "out-of-band" },
-    maxAttempts: 1,
-  });
+  return outOfBand(kms.server.endpoint);
 }
 
 /** `kms-key-drift ARGS` from the project's node_modules/.bin, in the project folder. */
@@ -415,10 +414,7 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
   const describeKey = async (keyId: string): Promise<KeyMetadata> =>
     (await moto.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
   /** Calls that change a key, as the proxy saw them (out-of-band calls go straight to moto). */
-  const changes = () =>
-    kms.proxy.callLog
-      .filter((call) => !/^(Describe|Get|List)/.test(call.operation) && call.operation !== "GetCallerIdentity")
-      .map((call) => `${call.operation} ${call.keyId ?? ""}`.trim());
+  const changes = () => kms.proxy.writeCalls().map((call) => `${call.operation} ${call.keyId ?? ""}`.trim());
 
   before(async function () {
     this.timeout(30 * 60_000);

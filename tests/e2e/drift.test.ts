@@ -1,18 +1,9 @@
 // The product's story through the real engine: a key changed behind Pulumi's back is brought back, never replaced.
 import { DisableKeyCommand, TagResourceCommand, UpdateKeyDescriptionCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { TestStack } from "../support/pulumi";
-import {
-  describeKey,
-  E2e,
-  e2e,
-  oneKey,
-  scheduleDeletion,
-  SETUP_TIMEOUT,
-  tagsOf,
-  TEST_TIMEOUT,
-  writes,
-} from "./fixture";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { describeKey, scheduleDeletion, tagsOf } from "../../testing/kms/out-of-band";
+import { TestStack } from "../../testing/pulumi/automation";
 
 const DECLARED = {
   description: "Encrypts the orders database",
@@ -38,7 +29,7 @@ describe("e2e: a key changed out of band (pulumi up --refresh)", function () {
     const up = await stack.up();
 
     expect(up.summary.resourceChanges).to.deep.equal({ create: 2 }); // the stack and the key
-    expect(writes(env.proxy)).to.deep.equal(["CreateKey"]);
+    expect(env.proxy.writes()).to.deep.equal(["CreateKey"]);
     keyId = up.outputs.keyId.value as string;
     expect(keyId).to.match(/^[0-9a-f-]{36}$/);
     expect(up.outputs.keyState.value).to.equal("Enabled");
@@ -67,7 +58,7 @@ describe("e2e: a key changed out of band (pulumi up --refresh)", function () {
     expect(planned[0].newInputs?.keyState).to.equal("Enabled");
     expect(preview.stdout).to.match(/~ keyState\s*: "PendingDeletion" => "Enabled"/);
     expect(preview.stdout).to.include(deletionDate.toISOString().slice(0, 10)); // the date it would have gone
-    expect(writes(env.proxy)).to.deep.equal([]); // a preview changes nothing
+    expect(env.proxy.writes()).to.deep.equal([]); // a preview changes nothing
     expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("PendingDeletion");
   });
 
@@ -75,7 +66,7 @@ describe("e2e: a key changed out of band (pulumi up --refresh)", function () {
     const up = await stack.up({ refresh: true });
 
     expect(up.summary.resourceChanges).to.deep.equal({ same: 1, update: 1 });
-    expect(writes(env.proxy)).to.deep.equal(["CancelKeyDeletion", "EnableKey"]);
+    expect(env.proxy.writes()).to.deep.equal(["CancelKeyDeletion", "EnableKey"]);
     expect(up.outputs.keyId.value).to.equal(keyId);
     expect(up.outputs.keyState.value).to.equal("Enabled");
     expect(up.outputs.deletionDate?.value).to.equal(undefined);
@@ -107,7 +98,7 @@ describe("e2e: a key changed out of band (pulumi up --refresh)", function () {
     expect(live.KeyState).to.equal("Enabled");
     expect(live.Description).to.equal(DECLARED.description);
     expect(await tagsOf(env.outOfBand, keyId)).to.deep.equal(DECLARED.tags);
-    const calls = writes(env.proxy);
+    const calls = env.proxy.writes();
     expect(calls[0]).to.equal("EnableKey"); // enable before modifying
     expect([...calls].sort()).to.deep.equal(["EnableKey", "TagResource", "UntagResource", "UpdateKeyDescription"]);
     expect(up.outputs.keyId.value).to.equal(keyId);
@@ -135,7 +126,7 @@ describe("e2e: a key declared disabled that was scheduled for deletion", functio
   it("up --refresh cancels the deletion and leaves it Disabled, never calling EnableKey", async () => {
     env.proxy.resetCounts();
     const created = await stack.up();
-    expect(writes(env.proxy)).to.deep.equal(["CreateKey", "DisableKey"]);
+    expect(env.proxy.writes()).to.deep.equal(["CreateKey", "DisableKey"]);
     expect(created.outputs.keyState.value).to.equal("Disabled");
     const keyId = created.outputs.keyId.value as string;
     await scheduleDeletion(env.outOfBand, keyId, 7);
@@ -144,7 +135,7 @@ describe("e2e: a key declared disabled that was scheduled for deletion", functio
     const up = await stack.up({ refresh: true });
 
     expect(up.summary.resourceChanges).to.deep.equal({ same: 1, update: 1 });
-    expect(writes(env.proxy)).to.deep.equal(["CancelKeyDeletion"]);
+    expect(env.proxy.writes()).to.deep.equal(["CancelKeyDeletion"]);
     expect(env.proxy.calls("EnableKey")).to.equal(0);
     expect(up.outputs.keyId.value).to.equal(keyId);
     expect(up.outputs.keyState.value).to.equal("Disabled");

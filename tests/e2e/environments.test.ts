@@ -2,8 +2,10 @@
 import { CreateKeyCommand, ReplicateKeyCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
 import { KmsKey } from "pulumi-kms-key";
-import { describeKey, E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT, writes } from "./fixture";
-import { clientIn, DEFAULT_ACCOUNT, failure, setRunEnv } from "./support-places";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { failure } from "../../testing/fixtures";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
+import { describeKey, outOfBand } from "../../testing/kms/out-of-band";
 
 const ACCOUNT_A = { id: "111111111111", AWS_ACCESS_KEY_ID: "AKIAACCOUNTA0000E2E1", AWS_SECRET_ACCESS_KEY: "secret-a" };
 const ACCOUNT_B = { id: "222222222222", AWS_ACCESS_KEY_ID: "AKIAACCOUNTB0000E2E2", AWS_SECRET_ACCESS_KEY: "secret-b" };
@@ -30,9 +32,9 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
     const first = await stack.up();
     const keyId = first.outputs.keyId.value as string;
     const arn = first.outputs.arn.value as string;
-    expect(arn).to.equal(`arn:aws:kms:us-east-1:${DEFAULT_ACCOUNT}:key/${keyId}`);
+    expect(arn).to.equal(`arn:aws:kms:us-east-1:${MOTO_DEFAULT_ACCOUNT}:key/${keyId}`);
 
-    setRunEnv(stack, { AWS_REGION: "eu-west-1" });
+    stack.setEnv({ AWS_REGION: "eu-west-1" });
     env.proxy.resetCounts();
     const again = await stack.up({ refresh: true });
 
@@ -52,14 +54,14 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
       env: { AWS_REGION: "us-east-1" },
     });
     const keyId = (await stack.up()).outputs.keyId.value as string;
-    setRunEnv(stack, { AWS_REGION: "eu-west-1" });
+    stack.setEnv({ AWS_REGION: "eu-west-1" });
     env.proxy.resetCounts();
 
     const up = await stack.up({ program: oneKey({ description: "no region declared", region: "us-east-1" }) });
 
     expect(up.summary.resourceChanges?.replace ?? 0).to.equal(0);
     expect(up.summary.resourceChanges?.create ?? 0).to.equal(0);
-    expect(writes(env.proxy)).to.deep.equal([]);
+    expect(env.proxy.writes()).to.deep.equal([]);
     expect(up.outputs.keyId.value).to.equal(keyId);
     expect((await stack.keys()).map((key) => key.id)).to.deep.equal([keyId]);
   });
@@ -73,7 +75,7 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
     const arn = first.outputs.arn.value as string;
     expect(arn).to.equal(`arn:aws:kms:us-east-1:${ACCOUNT_A.id}:key/${keyId}`);
 
-    setRunEnv(stack, credentials(ACCOUNT_B));
+    stack.setEnv(credentials(ACCOUNT_B));
     env.proxy.resetCounts();
     const refresh = await failure(stack.up({ refresh: true }));
     expect(refresh).to.include(`KMS key ${arn} is in account ${ACCOUNT_A.id}, Region us-east-1`);
@@ -82,18 +84,18 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
     const destroy = await failure(stack.destroy());
     expect(destroy).to.include(`is in account ${ACCOUNT_A.id}`);
     expect(env.proxy.calls("CreateKey"), "no new key in account B").to.equal(0);
-    expect(writes(env.proxy)).to.deep.equal([]);
+    expect(env.proxy.writes()).to.deep.equal([]);
     expect((await stack.keys()).map((key) => key.id)).to.deep.equal([keyId]);
 
-    const inA = clientIn(env.endpoint, "us-east-1", ACCOUNT_A.AWS_ACCESS_KEY_ID);
+    const inA = outOfBand(env.endpoint, "us-east-1", ACCOUNT_A.AWS_ACCESS_KEY_ID);
     expect((await describeKey(inA, arn)).KeyState, "untouched").to.equal("Enabled");
-    setRunEnv(stack, credentials(ACCOUNT_A));
+    stack.setEnv(credentials(ACCOUNT_A));
     await stack.destroy();
     expect((await describeKey(inA, arn)).KeyState).to.equal("PendingDeletion");
   });
 
   it("import by ARN reads the key in the ARN's Region", async () => {
-    const euWest = clientIn(env.endpoint, "eu-west-1");
+    const euWest = outOfBand(env.endpoint, "eu-west-1");
     const made = await euWest.send(new CreateKeyCommand({ Description: "lives in eu-west-1" }));
     const arn = made.KeyMetadata!.Arn!;
     const stack = await env.harness.stack(
@@ -107,11 +109,11 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
     expect(up.outputs.arn.value).to.equal(arn);
     expect(up.outputs.keyState.value).to.equal("Enabled");
     // Only the adoption's owner tag, in the key's own Region.
-    expect(writes(env.proxy)).to.deep.equal(["TagResource"]);
+    expect(env.proxy.writes()).to.deep.equal(["TagResource"]);
   });
 
   it("import by the ARN of a multi-Region key adopts that key, not the replica with the same ID in the run's Region", async () => {
-    const euWest = clientIn(env.endpoint, "eu-west-1");
+    const euWest = outOfBand(env.endpoint, "eu-west-1");
     const primary = (await euWest.send(new CreateKeyCommand({ Description: "primary", MultiRegion: true })))
       .KeyMetadata!;
     await euWest.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: "us-east-1" }));
@@ -128,7 +130,7 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
   });
 
   it("import by the ARN of a key in another account is refused, naming both accounts", async () => {
-    const inA = clientIn(env.endpoint, "us-east-1", ACCOUNT_A.AWS_ACCESS_KEY_ID);
+    const inA = outOfBand(env.endpoint, "us-east-1", ACCOUNT_A.AWS_ACCESS_KEY_ID);
     const arn = (await inA.send(new CreateKeyCommand({ Description: "account A's" }))).KeyMetadata!.Arn!;
     const stack = await env.harness.stack(
       "import-other-account",
@@ -139,8 +141,8 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
     const message = await failure(stack.up());
 
     expect(message).to.include(`KMS key ${arn} is in account ${ACCOUNT_A.id}, Region us-east-1`);
-    expect(message).to.include(`this run's credentials are in account ${DEFAULT_ACCOUNT}`);
-    expect(writes(env.proxy)).to.deep.equal([]);
+    expect(message).to.include(`this run's credentials are in account ${MOTO_DEFAULT_ACCOUNT}`);
+    expect(env.proxy.writes()).to.deep.equal([]);
     expect(await stack.keys()).to.deep.equal([]);
   });
 
@@ -164,7 +166,7 @@ describe("e2e: a key is addressed by its ARN (Region and account)", function () 
 
   it("KmsKey.get of a multi-Region key by the ID KMS gave it", async () => {
     const made = (
-      await clientIn(env.endpoint, "us-east-1").send(new CreateKeyCommand({ Description: "got", MultiRegion: true }))
+      await outOfBand(env.endpoint, "us-east-1").send(new CreateKeyCommand({ Description: "got", MultiRegion: true }))
     ).KeyMetadata!;
     const stack = await env.harness.stack("mrk-get", async () => ({
       keyState: KmsKey.get("got", made.KeyId!).keyState,

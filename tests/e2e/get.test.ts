@@ -2,8 +2,10 @@
 import { CreateKeyCommand, DisableKeyCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
 import { KmsKey } from "pulumi-kms-key";
-import { createForeignKey, describeKey, E2e, e2e, scheduleDeletion, SETUP_TIMEOUT, TEST_TIMEOUT } from "./fixture";
-import { clientIn, DEFAULT_ACCOUNT, failure } from "./support-places";
+import { e2e, E2e, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { failure } from "../../testing/fixtures";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
+import { createForeignKey, describeKey, outOfBand, scheduleDeletion } from "../../testing/kms/out-of-band";
 
 /** States moto can't produce: the proxy reports them (overrideKeyState). */
 const OVERRIDDEN = ["PendingImport", "Unavailable", "Creating", "Updating", "PendingReplicaDeletion"];
@@ -62,8 +64,9 @@ describe("e2e: KmsKey.get", function () {
   });
 
   it("reads a key in another Region by its ARN", async () => {
-    const made = (await clientIn(env.endpoint, "eu-west-1").send(new CreateKeyCommand({ Description: "in eu-west-1" })))
-      .KeyMetadata!;
+    const made = (
+      await outOfBand(env.endpoint, "eu-west-1").send(new CreateKeyCommand({ Description: "in eu-west-1" }))
+    ).KeyMetadata!;
     const stack = await env.harness.stack("get-arn", async () => {
       const key = KmsKey.get("key", made.Arn!);
       return { arn: key.arn, keyState: key.keyState };
@@ -79,19 +82,22 @@ describe("e2e: KmsKey.get", function () {
       keyState: KmsKey.get("key", missing).keyState,
     }));
     const message = await failure(stack.up());
-    expect(message).to.include(`KMS has no key ${missing} in this run's account ${DEFAULT_ACCOUNT}, Region us-east-1`);
+    expect(message).to.include(
+      `KMS has no key ${missing} in this run's account ${MOTO_DEFAULT_ACCOUNT}, Region us-east-1`,
+    );
     expect(await stack.keys()).to.deep.equal([]);
   });
 
   it("fails saying so for a key in another Region named by its ID, and says to give its ARN", async () => {
-    const made = (await clientIn(env.endpoint, "eu-west-1").send(new CreateKeyCommand({ Description: "in eu-west-1" })))
-      .KeyMetadata!;
+    const made = (
+      await outOfBand(env.endpoint, "eu-west-1").send(new CreateKeyCommand({ Description: "in eu-west-1" }))
+    ).KeyMetadata!;
     const stack = await env.harness.stack("get-other-region", async () => ({
       keyState: KmsKey.get("key", made.KeyId!).keyState,
     }));
     const message = await failure(stack.up());
     expect(message).to.include(
-      `KMS has no key ${made.KeyId} in this run's account ${DEFAULT_ACCOUNT}, Region us-east-1`,
+      `KMS has no key ${made.KeyId} in this run's account ${MOTO_DEFAULT_ACCOUNT}, Region us-east-1`,
     );
     expect(message).to.include("give its key ARN");
   });

@@ -6,7 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
-import { REPO_ROOT, VERSIONS } from "../support/project";
+import { REPO_ROOT } from "../../testing/repo";
+import { VERSIONS } from "../../testing/versions";
 
 const run = promisify(execFile);
 const WORKFLOW = path.join(REPO_ROOT, "examples", "gitops", ".github", "workflows", "kms-key-drift.yml");

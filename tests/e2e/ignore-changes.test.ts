@@ -2,18 +2,9 @@
 // old state (tags owned by another tool, a key disabled during an incident) are never "restored".
 import { DisableKeyCommand, TagResourceCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { TestStack } from "../support/pulumi";
-import {
-  describeKey,
-  E2e,
-  e2e,
-  oneKey,
-  scheduleDeletion,
-  SETUP_TIMEOUT,
-  tagsOf,
-  TEST_TIMEOUT,
-  writes,
-} from "./fixture";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { describeKey, scheduleDeletion, tagsOf } from "../../testing/kms/out-of-band";
+import { TestStack } from "../../testing/pulumi/automation";
 
 /** ABAC tags another tool puts on the key: they grant access, so removing them would lock people out. */
 const ABAC_TAGS = { "abac-project": "orders", "abac-clearance": "confidential" };
@@ -50,7 +41,7 @@ describe("e2e: ignoreChanges is respected by updates, with and without --refresh
       });
 
       expect(up.summary.resourceChanges?.update).to.equal(1);
-      expect(writes(env.proxy)).to.deep.equal(["UpdateKeyDescription"]);
+      expect(env.proxy.writes()).to.deep.equal(["UpdateKeyDescription"]);
       expect(env.proxy.calls("UntagResource")).to.equal(0);
       expect(await tagsOf(env.outOfBand, keyId)).to.deep.equal(ABAC_TAGS);
       expect((await describeKey(env.outOfBand, keyId)).Description).to.equal("v2");
@@ -69,7 +60,7 @@ describe("e2e: ignoreChanges is respected by updates, with and without --refresh
       await stack.up({ refresh, program: program("v2") }); // a routine change elsewhere
 
       expect(env.proxy.calls("EnableKey")).to.equal(0);
-      expect(writes(env.proxy)).to.deep.equal(["UpdateKeyDescription"]);
+      expect(env.proxy.writes()).to.deep.equal(["UpdateKeyDescription"]);
       const live = await describeKey(env.outOfBand, keyId);
       expect(live.KeyState).to.equal("Disabled");
       expect(live.Description).to.equal("v2");
@@ -89,7 +80,7 @@ describe("e2e: ignoreChanges is respected by updates, with and without --refresh
     expect(quiet.summary.resourceChanges?.update ?? 0).to.equal(0);
     const changed = await stack.up({ refresh: true, program: program("v2") });
     expect(changed.summary.resourceChanges?.update).to.equal(1);
-    expect(writes(env.proxy)).to.deep.equal(["UpdateKeyDescription"]);
+    expect(env.proxy.writes()).to.deep.equal(["UpdateKeyDescription"]);
     expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("Disabled");
 
     // Scheduled for deletion out of band: up --refresh does not cancel it.
@@ -97,7 +88,7 @@ describe("e2e: ignoreChanges is respected by updates, with and without --refresh
     env.proxy.resetCounts();
     const left = await stack.up({ refresh: true, program: program("v2") });
     expect(left.summary.resourceChanges?.update ?? 0).to.equal(0);
-    expect(writes(env.proxy)).to.deep.equal([]);
+    expect(env.proxy.writes()).to.deep.equal([]);
     expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("PendingDeletion");
 
     // A change KMS can't make on a key pending deletion is refused, saying why and what to do.

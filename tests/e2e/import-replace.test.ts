@@ -1,8 +1,9 @@
 // The import option left in the program: a replacement adopts the same key, and the engine's delete of the replaced
 // resource must never schedule that key for deletion.
 import { expect } from "chai";
-import { createForeignKey, describeKey, E2e, e2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT, writes } from "./fixture";
-import { failure } from "./support-places";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { failure } from "../../testing/fixtures";
+import { createForeignKey, describeKey } from "../../testing/kms/out-of-band";
 
 describe("e2e: the import option left in the program, then a replacement", function () {
   this.timeout(TEST_TIMEOUT);
@@ -29,7 +30,7 @@ describe("e2e: the import option left in the program, then a replacement", funct
     const up = await stack.stack.up({ replace: [urn] });
 
     expect(up.summary.resourceChanges).to.deep.include({ replace: 1 });
-    expect(writes(env.proxy)).to.not.include("ScheduleKeyDeletion");
+    expect(env.proxy.writes()).to.not.include("ScheduleKeyDeletion");
     expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("Enabled");
     expect((await stack.keys()).map((key) => key.id)).to.deep.equal([keyId]);
     expect(up.outputs.keyState.value).to.equal("Enabled");
@@ -43,7 +44,7 @@ describe("e2e: the import option left in the program, then a replacement", funct
 
     await stack.up({ program: oneKey({ description: "after" }, { import: keyId, replaceOnChanges: ["description"] }) });
 
-    expect(writes(env.proxy)).to.deep.equal(["UpdateKeyDescription"]);
+    expect(env.proxy.writes()).to.deep.equal(["UpdateKeyDescription"]);
     const live = await describeKey(env.outOfBand, keyId);
     expect(live.KeyState).to.equal("Enabled");
     expect(live.Description).to.equal("after");
@@ -62,7 +63,7 @@ describe("e2e: the import option left in the program, then a replacement", funct
       `keySpec changed, which needs a new key, but the import option still names KMS key ${keyId}`,
     );
     expect(message).to.include("Remove the import option");
-    expect(writes(env.proxy)).to.deep.equal([]);
+    expect(env.proxy.writes()).to.deep.equal([]);
     expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("Enabled");
     expect((await stack.keys()).map((key) => key.id)).to.deep.equal([keyId]);
   });

@@ -2,18 +2,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { KmsKeyProvider } from "pulumi-kms-key";
-import { KMS_KEY_TYPE } from "../support/pulumi";
-import {
-  createForeignKey,
-  describeKey,
-  E2e,
-  e2e,
-  oneKey,
-  scheduleDeletion,
-  SETUP_TIMEOUT,
-  TEST_TIMEOUT,
-  writes,
-} from "./fixture";
+import { KMS_KEY_TYPE } from "../../cli/drift";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { createForeignKey, describeKey, scheduleDeletion } from "../../testing/kms/out-of-band";
 
 /** What a KmsKey puts in its state as `__provider`: the serialized KmsKeyProvider. */
 async function serializedProvider(): Promise<string> {
@@ -48,7 +39,7 @@ describe("e2e: importing a key that is pending deletion", function () {
       const up = await stack.up();
 
       // The owner tag of the adoption goes on once the deletion is cancelled (KMS tags no key pending deletion).
-      expect(writes(env.proxy)).to.deep.equal(["CancelKeyDeletion", "EnableKey", "TagResource"]);
+      expect(env.proxy.writes()).to.deep.equal(["CancelKeyDeletion", "EnableKey", "TagResource"]);
       expect(up.outputs.keyId.value).to.equal(keyId);
       expect(up.outputs.keyState.value).to.equal("Enabled");
       expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("Enabled");
@@ -74,7 +65,7 @@ describe("e2e: importing a key that is pending deletion", function () {
 
       expect(up.summary.resourceChanges).to.deep.equal({ same: 1, update: 1 });
       // The owner tag of the adoption goes on once the deletion is cancelled (KMS tags no key pending deletion).
-      expect(writes(env.proxy)).to.deep.equal(["CancelKeyDeletion", "EnableKey", "TagResource"]);
+      expect(env.proxy.writes()).to.deep.equal(["CancelKeyDeletion", "EnableKey", "TagResource"]);
       expect(up.outputs.keyId.value).to.equal(keyId);
       expect(up.outputs.keyState.value).to.equal("Enabled");
       expect((await stack.keys()).map((key) => key.id)).to.deep.equal([keyId]); // the read turned an ARN into the ID

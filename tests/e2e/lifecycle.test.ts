@@ -1,19 +1,9 @@
 // destroy (schedules deletion with the declared window) and the one case where a new key is made: the old one is gone.
 import { expect } from "chai";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { KmsProxy } from "../support/kms-proxy";
-import {
-  describeKey,
-  DAY_MS,
-  E2e,
-  e2e,
-  oneKey,
-  rawClient,
-  scheduleDeletion,
-  SETUP_TIMEOUT,
-  TEST_TIMEOUT,
-  writes,
-} from "./fixture";
+import { DAY_MS, e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { describeKey, outOfBand, scheduleDeletion } from "../../testing/kms/out-of-band";
+import { KmsProxy } from "../../testing/kms/proxy";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
 
 describe("e2e: destroy", function () {
   this.timeout(TEST_TIMEOUT);
@@ -38,7 +28,7 @@ describe("e2e: destroy", function () {
     const finished = Date.now();
 
     expect(destroyed.summary.resourceChanges).to.deep.equal({ delete: 2 });
-    expect(writes(env.proxy)).to.deep.equal(["ScheduleKeyDeletion"]);
+    expect(env.proxy.writes()).to.deep.equal(["ScheduleKeyDeletion"]);
     const live = await describeKey(env.outOfBand, keyId);
     expect(live.KeyState).to.equal("PendingDeletion");
     const deletion = live.DeletionDate!.getTime();
@@ -98,7 +88,7 @@ describe("e2e: a key that is gone (NotFoundException)", function () {
     });
     const oldKeyId = (await stack.up()).outputs.keyId.value as string;
     await deleteEveryKey();
-    const client = rawClient(gone.motoEndpoint);
+    const client = outOfBand(gone.motoEndpoint);
     try {
       await describeKey(client, oldKeyId).then(
         () => expect.fail("the key should be gone"),
@@ -112,7 +102,7 @@ describe("e2e: a key that is gone (NotFoundException)", function () {
       gone.proxy.resetCounts();
       const up = await stack.up();
       expect(up.summary.resourceChanges).to.deep.equal({ same: 1, create: 1 });
-      expect(writes(gone.proxy)).to.deep.equal(["CreateKey"]);
+      expect(gone.proxy.writes()).to.deep.equal(["CreateKey"]);
       const newKeyId = up.outputs.keyId.value as string;
       expect(newKeyId).not.to.equal(oldKeyId);
       expect(up.outputs.keyState.value).to.equal("Enabled");
@@ -133,7 +123,7 @@ describe("e2e: a key that is gone (NotFoundException)", function () {
     const destroyed = await stack.destroy();
 
     expect(destroyed.summary.resourceChanges).to.deep.equal({ delete: 2 });
-    expect(writes(gone.proxy)).to.deep.equal([]);
+    expect(gone.proxy.writes()).to.deep.equal([]);
     expect(gone.proxy.calls("DescribeKey")).to.be.greaterThan(0); // it did look, and found nothing to delete
     expect(await stack.keys()).to.deep.equal([]);
   });

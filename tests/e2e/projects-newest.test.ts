@@ -1,5 +1,5 @@
 // The examples as project folders in the newest leg (legs.newest in versions.json); runs on its own too.
-import { LEGS } from "../support/project";
 import { describeProjects } from "./projects";
+import { LEGS } from "../../testing/versions";
 
 describeProjects(LEGS.newest);

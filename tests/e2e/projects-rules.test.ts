@@ -12,15 +12,17 @@ import {
   ReplicateKeyCommand,
 } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { CommandResult, LEGS, legTools, packedTarball, Project, REPO_ROOT } from "../support/project";
+import { outOfBand as straightToMoto } from "../../testing/kms/out-of-band";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { CommandResult, packedTarball, Project } from "../../testing/pulumi/project";
+import { legTools } from "../../testing/pulumi/tools";
+import { REPO_ROOT } from "../../testing/repo";
+import { LEGS } from "../../testing/versions";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const LEG = LEGS.newest;
 const SOURCE = path.join(REPO_ROOT, "tests", "projects", "key-rules");
-/** KMS calls that change a key or make one. */
-const WRITES = /^(Create|Update|Put|Enable|Disable|Cancel|Schedule|Tag|Untag|Replicate)/;
 
 describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, function () {
   this.timeout(10 * 60_000);
@@ -29,13 +31,7 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
   const moto: Record<string, KMSClient> = {};
 
   /** Straight to moto, in a Region: someone acting behind Pulumi's back. */
-  const outOfBand = (region: string): KMSClient =>
-    (moto[region] ??= new KMSClient({
-      region,
-      endpoint: kms.server.endpoint,
-      credentials: { accessKeyId: "out-of-band", secretAccessKey: "out-of-band" },
-      maxAttempts: 1,
-    }));
+  const outOfBand = (region: string): KMSClient => (moto[region] ??= straightToMoto(kms.server.endpoint, region));
   const describeKey = async (arn: string): Promise<KeyMetadata> =>
     (await outOfBand(regionOf(arn)).send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!;
   const tagsOf = async (arn: string): Promise<Record<string, string>> => {
@@ -48,7 +44,7 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
     );
     return out.ReplicaKeyMetadata!.Arn!;
   };
-  const writes = () => kms.proxy.callLog.map((call) => call.operation).filter((operation) => WRITES.test(operation));
+  const writes = () => kms.proxy.writes();
 
   before(async function () {
     this.timeout(30 * 60_000);

@@ -6,18 +6,21 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DescribeKeyCommand, KeyMetadata, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { findFreePort, startKmsServerWithProxy } from "../support/kms-server";
-import { CommandResult, exampleNames, Leg, legTools, packedTarball, Project, StateResource } from "../support/project";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
+import { outOfBand as straightToMoto } from "../../testing/kms/out-of-band";
+import { findFreePort, startKmsServerWithProxy } from "../../testing/kms/server";
+import { CommandResult, exampleNames, packedTarball, Project } from "../../testing/pulumi/project";
+import { StateResource } from "../../testing/pulumi/state";
+import { legTools } from "../../testing/pulumi/tools";
+import { Leg } from "../../testing/versions";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-/** moto's account: examples/basic manages its key policy with it. */
-const LOCAL_ACCOUNT_ID = "123456789012";
 /** The window of the out-of-band ScheduleKeyDeletion (not the declared one, which destroy must use). */
 const OUT_OF_BAND_WINDOW_DAYS = 7;
 const DAY_MS = 24 * 60 * 60_000;
 
-export interface LegSuite {
+interface LegSuite {
   /** The examples to run; default: all of them. */
   examples?: string[];
   /** Only install, up, the recovery by up --refresh and destroy, no errors test: for a leg that differs in Node.js. */
@@ -38,12 +41,7 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
       started = Date.now();
       [kms] = await Promise.all([startKmsServerWithProxy(), legTools(leg), packedTarball()]);
       // Straight to moto: someone acting behind Pulumi's back.
-      outOfBand = new KMSClient({
-        region: "us-east-1",
-        endpoint: kms.server.endpoint,
-        credentials: { accessKeyId: "out-of-band", secretAccessKey: "out-of-band" },
-        maxAttempts: 1,
-      });
+      outOfBand = straightToMoto(kms.server.endpoint);
     });
 
     after(async function () {
@@ -133,7 +131,8 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
 
       await project.stackInit("dev");
       await project.configSet("environment", "dev");
-      await project.configSet("accountId", LOCAL_ACCOUNT_ID);
+      // moto's account: examples/basic manages its key policy with it.
+      await project.configSet("accountId", MOTO_DEFAULT_ACCOUNT);
 
       const preview = full ? await project.preview() : undefined;
       if (preview) expect(preview.code, output(preview)).to.equal(0);

@@ -4,17 +4,8 @@ import { GetKeyRotationStatusCommand } from "@aws-sdk/client-kms";
 import { PulumiFn } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
 import { KmsKey, KmsKeyArgs } from "pulumi-kms-key";
-import {
-  describeKey,
-  E2e,
-  e2e,
-  oneKey,
-  rawClient,
-  scheduleDeletion,
-  SETUP_TIMEOUT,
-  TEST_TIMEOUT,
-  writes,
-} from "./fixture";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { describeKey, outOfBand, scheduleDeletion } from "../../testing/kms/out-of-band";
 
 /** Recovery includes its refresh: the floor, 4 reads + cancel + enable (issue 9's target was at most 7). */
 const MAX_CALLS_PER_RECOVERY = 6;
@@ -63,7 +54,7 @@ describe("e2e: KMS calls per key, counted at the proxy", function () {
       MAX_CALLS_PER_RECOVERY,
     );
     // Exactly the cancel and the enable per key: no describe after each action, no rotation call.
-    expect([...writes(env.proxy)].sort()).to.deep.equal(
+    expect(env.proxy.writes().sort()).to.deep.equal(
       [...keyIds.map(() => "CancelKeyDeletion"), ...keyIds.map(() => "EnableKey")].sort(),
     );
     expect(env.proxy.calls("EnableKeyRotation")).to.equal(0);
@@ -83,7 +74,7 @@ describe("e2e: KMS calls per key, counted at the proxy", function () {
     expect(tagCalls / KEYS, `one-tag update: ${tagCalls} calls for ${KEYS} keys`).to.be.at.most(
       MAX_CALLS_PER_ONE_TAG_UPDATE,
     );
-    expect(writes(env.proxy)).to.deep.equal(keyIds.map(() => "TagResource"));
+    expect(env.proxy.writes()).to.deep.equal(keyIds.map(() => "TagResource"));
   });
 });
 
@@ -102,7 +93,7 @@ describe("e2e: recovering rotating keys (KMS reports rotation off while a key is
       oneKey({ enableKeyRotation: true, deletionWindowInDays: 7 }),
     );
     const keyId = (await stack.up()).outputs.keyId.value as string;
-    const client = rawClient(env.endpoint);
+    const client = outOfBand(env.endpoint);
     const viaProxy = async () =>
       (await client.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled;
     try {
@@ -126,7 +117,7 @@ describe("e2e: recovering rotating keys (KMS reports rotation off while a key is
     const up = await stack.up({ refresh: true });
 
     expect(up.summary.resourceChanges).to.deep.equal({ same: 1, update: 1 });
-    expect(writes(env.proxy)).to.deep.equal(["CancelKeyDeletion"]);
+    expect(env.proxy.writes()).to.deep.equal(["CancelKeyDeletion"]);
     expect(up.outputs.keyId.value).to.equal(keyId);
     expect(up.outputs.keyState.value).to.equal("Disabled");
     expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("Disabled");
@@ -148,7 +139,7 @@ describe("e2e: recovering rotating keys (KMS reports rotation off while a key is
     env.proxy.resetCounts();
     const up = await stack.up({ refresh: true });
 
-    expect(writes(env.proxy)).to.deep.equal(["CancelKeyDeletion", "EnableKey"]);
+    expect(env.proxy.writes()).to.deep.equal(["CancelKeyDeletion", "EnableKey"]);
     expect(up.outputs.keyState.value).to.equal("Enabled");
     expect(await rotationEnabled(env, keyId)).to.equal(true);
     const again = await stack.stack.up({ refresh: true, expectNoChanges: true });

@@ -2,7 +2,8 @@
 // rotation when the deletion is cancelled, so the key comes back rotating as declared, with no extra rotation call.
 import { GetKeyRotationStatusCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
-import { describeKey, e2e, E2e, oneKey, scheduleDeletion, SETUP_TIMEOUT, TEST_TIMEOUT, writes } from "./fixture";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { describeKey, scheduleDeletion } from "../../testing/kms/out-of-band";
 
 for (const enabled of [true, false]) {
   describe(`e2e: a rotating key declared ${enabled ? "enabled" : "disabled"}, scheduled for deletion out of band`, function () {
@@ -19,7 +20,7 @@ for (const enabled of [true, false]) {
       const stack = await env.harness.stack(`rotating-${enabled ? "enabled" : "disabled"}`, oneKey(declared));
       env.proxy.resetCounts();
       const created = await stack.up();
-      expect(writes(env.proxy)).to.deep.equal(
+      expect(env.proxy.writes()).to.deep.equal(
         enabled ? ["CreateKey", "EnableKeyRotation"] : ["CreateKey", "EnableKeyRotation", "DisableKey"],
       );
       const keyId = created.outputs.keyId.value as string;
@@ -29,7 +30,7 @@ for (const enabled of [true, false]) {
       const up = await stack.up({ refresh: true });
 
       expect(up.summary.resourceChanges).to.deep.equal({ same: 1, update: 1 });
-      expect(writes(env.proxy)).to.deep.equal(enabled ? ["CancelKeyDeletion", "EnableKey"] : ["CancelKeyDeletion"]);
+      expect(env.proxy.writes()).to.deep.equal(enabled ? ["CancelKeyDeletion", "EnableKey"] : ["CancelKeyDeletion"]);
       expect(up.outputs.keyId.value).to.equal(keyId);
       expect(up.outputs.keyState.value).to.equal(enabled ? "Enabled" : "Disabled");
       expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal(enabled ? "Enabled" : "Disabled");

@@ -5,8 +5,9 @@ import { PutKeyPolicyCommand, TagResourceCommand } from "@aws-sdk/client-kms";
 import { PulumiFn, UpResult } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
 import { KmsKeyArgs } from "pulumi-kms-key";
-import { TestStack } from "../support/pulumi";
-import { describeKey, E2e, e2e, oneKey, SETUP_TIMEOUT, tagsOf, TEST_TIMEOUT, writes } from "./fixture";
+import { e2e, E2e, oneKey, SETUP_TIMEOUT, TEST_TIMEOUT } from "../../testing/e2e";
+import { describeKey, tagsOf } from "../../testing/kms/out-of-band";
+import { TestStack } from "../../testing/pulumi/automation";
 
 /** `pulumi up --expect-no-changes`: fails when the engine plans any change. */
 async function upExpectingNoChanges(stack: TestStack, refresh: boolean, program?: PulumiFn): Promise<UpResult> {
@@ -63,7 +64,7 @@ describe("e2e: two ups in a row; the second shows no changes", function () {
       await upExpectingNoChanges(stack, false);
       expect(env.proxy.calls(), "a plain up with nothing changed calls KMS not once").to.equal(0);
       await upExpectingNoChanges(stack, true);
-      expect(writes(env.proxy)).to.deep.equal([]);
+      expect(env.proxy.writes()).to.deep.equal([]);
     });
   }
 
@@ -83,7 +84,7 @@ describe("e2e: two ups in a row; the second shows no changes", function () {
       await upExpectingNoChanges(stack, false);
       expect(env.proxy.calls(), "no reads on a plain up").to.equal(0);
       await upExpectingNoChanges(stack, true);
-      expect(writes(env.proxy)).to.deep.equal([]);
+      expect(env.proxy.writes()).to.deep.equal([]);
     } finally {
       env.proxy.overrideKeyState(keyId, undefined);
     }
@@ -102,7 +103,7 @@ describe("e2e: two ups in a row; the second shows no changes", function () {
       expect(refreshed.outputs.keyState.value).to.equal("Unavailable");
       await upExpectingNoChanges(stack, true);
       await upExpectingNoChanges(stack, false);
-      expect(writes(env.proxy)).to.deep.equal([]);
+      expect(env.proxy.writes()).to.deep.equal([]);
     } finally {
       env.proxy.overrideKeyState(keyId, undefined);
     }
@@ -132,7 +133,7 @@ describe("e2e: two ups in a row; the second shows no changes", function () {
     expect(retagged.outputs.tags.value).to.deep.equal({ team: "ledger" });
 
     expect(env.proxy.calls("UntagResource")).to.equal(0);
-    expect(writes(env.proxy)).to.deep.equal(["TagResource"]);
+    expect(env.proxy.writes()).to.deep.equal(["TagResource"]);
     expect(await tagsOf(env.outOfBand, keyId)).to.deep.equal({ ...reserved, team: "ledger" });
     await upExpectingNoChanges(stack, true, ledger);
   });
@@ -161,7 +162,7 @@ describe("e2e: two ups in a row; the second shows no changes", function () {
     changed.Statement[1].Principal.AWS = ROLES.slice(1);
     const updated = await stack.up({ program: oneKey({ policy: JSON.stringify(changed), deletionWindowInDays: 7 }) });
     expect(updated.summary.resourceChanges?.update).to.equal(1);
-    expect(writes(env.proxy)).to.deep.equal(["PutKeyPolicy"]);
+    expect(env.proxy.writes()).to.deep.equal(["PutKeyPolicy"]);
     expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("Enabled");
   });
 });

@@ -1,8 +1,10 @@
 // What a key costs in the stack's state when the package is installed as users install it (a project folder, the
 // package from its tarball): the provider is named by one require(), so each key's entry stays a few KB.
 import { expect } from "chai";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { KMS_KEY_TYPE, LEGS, Project } from "../support/project";
+import { KMS_KEY_TYPE } from "../../cli/drift";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { Project } from "../../testing/pulumi/project";
+import { LEGS } from "../../testing/versions";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 

@@ -3,11 +3,13 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { KmsKey, KmsKeyArgs, KmsKeyProvider } from "../../sdk";
-import { INVALID_INPUTS, INVALID_KEY_REFERENCES, InvalidInput } from "../support/invalid-inputs";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
-import { PulumiHarness, TestStack } from "../support/pulumi";
-import { capture, commandErrorText, fakeCredentialEnv, figures, pool, scanForSecrets } from "./support";
+import { INVALID_INPUTS, INVALID_KEY_REFERENCES, InvalidInput } from "../../testing/invalid-inputs";
+import { figures, scanForSecrets } from "./figures";
+import { capture, commandErrorText } from "../../testing/pulumi/output";
+import { mapBounded } from "../../cli/pool";
+import { useFakeCredentials } from "../../testing/credentials";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { PulumiHarness, TestStack } from "../../testing/pulumi/automation";
 
 type Kms = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
 
@@ -121,7 +123,7 @@ describe("faults: bad input is turned away before any KMS call", function () {
 
     before(async function () {
       this.timeout(900_000);
-      harness = await PulumiHarness.create({ kmsEndpoint: kms.endpoint, env: fakeCredentialEnv() });
+      harness = await PulumiHarness.create({ kmsEndpoint: kms.endpoint });
       for (let i = 0; i < WORKERS; i++) stacks.push(await harness.stack(`bad-input-${i}`, async () => undefined));
       kms.proxy.resetCounts();
     });
@@ -150,7 +152,7 @@ describe("faults: bad input is turned away before any KMS call", function () {
       const problems: string[] = [];
       const seen: { index: number; line: string }[] = [];
       const queue = [...rows];
-      await pool(stacks, WORKERS, async (stack) => {
+      await mapBounded(stacks, WORKERS, async (stack) => {
         for (let item = queue.shift(); item; item = queue.shift()) {
           const { row, index } = item;
           const name = `row${index}`;
@@ -201,7 +203,7 @@ describe("faults: bad input is turned away before any KMS call", function () {
       const seen: { index: number; line: string }[] = [];
       const queue = INVALID_KEY_REFERENCES.map((reference, index) => ({ reference, index }));
       let empty: { failed: boolean; stdout: string } | undefined;
-      await pool(stacks, WORKERS, async (stack) => {
+      await mapBounded(stacks, WORKERS, async (stack) => {
         for (let item = queue.shift(); item; item = queue.shift()) {
           const { reference, index } = item;
           const result = await preview(stack, async () => {

@@ -11,10 +11,11 @@ import {
   ListResourceTagsCommand,
 } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
-import { CallLogEntry, KmsProxy } from "../support/kms-proxy";
-import { KmsServer, startKmsServer } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
-import { figures, listKeyIds, motoClient, scanForSecrets } from "./support";
+import { figures, scanForSecrets } from "./figures";
+import { useFakeCredentials } from "../../testing/credentials";
+import { listKeyIds, outOfBand } from "../../testing/kms/out-of-band";
+import { CallLogEntry, KmsProxy } from "../../testing/kms/proxy";
+import { KmsServer, startKmsServer } from "../../testing/kms/server";
 
 type Props = Record<string, unknown>;
 const ATTEMPTS = 4;
@@ -77,7 +78,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
 
   /** Provider creates in the case's own region, through a new proxy (new SDK client) with these faults. */
   async function createWith(c: Case): Promise<Attempt> {
-    const raw = motoClient(moto.endpoint, c.region);
+    const raw = outOfBand(moto.endpoint, c.region);
     for (let i = 0; i < (c.others ?? 0); i++) {
       await raw.send(new CreateKeyCommand({ Description: `someone else's ${i}` }));
     }
@@ -263,7 +264,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
   });
 
   it("reply lost while someone else makes an identical key that ListKeys shows first: adopts neither, resends nothing, names both", async () => {
-    const raw = motoClient(moto.endpoint, "ap-northeast-1");
+    const raw = outOfBand(moto.endpoint, "ap-northeast-1");
     let theirs: string | undefined;
     const a = await createWith({
       region: "ap-northeast-1",
@@ -289,7 +290,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
   });
 
   it("CreateKey answers 500 and makes nothing, then another tool makes a key as declared: not adopted, left as it is; CreateKey sent again makes this one's own", async () => {
-    const raw = motoClient(moto.endpoint, "us-east-2");
+    const raw = outOfBand(moto.endpoint, "us-east-2");
     let theirs: KeyMetadata | undefined;
     const a = await createWith({
       region: "us-east-2",
@@ -318,7 +319,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
   });
 
   it("CreateKey answers 500 every time and makes nothing while another tool makes a key as declared: fails without adopting it, and names it as someone else's", async () => {
-    const raw = motoClient(moto.endpoint, "eu-north-1");
+    const raw = outOfBand(moto.endpoint, "eu-north-1");
     let theirs: KeyMetadata | undefined;
     const a = await createWith({
       region: "eu-north-1",
@@ -356,7 +357,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
   });
 
   it("CreateKey answers 500 after KMS made the key, and another tool made a key as declared before that answer: adopts neither, resends nothing, names both", async () => {
-    const raw = motoClient(moto.endpoint, "ap-northeast-2");
+    const raw = outOfBand(moto.endpoint, "ap-northeast-2");
     let theirs: KeyMetadata | undefined;
     const a = await createWith({
       region: "ap-northeast-2",
@@ -388,7 +389,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
   });
 
   it("CreateKey answers 500 after KMS made the key, then another tool makes a key as declared: someone else makes such keys now, so adopts neither and says which could be this one's", async () => {
-    const raw = motoClient(moto.endpoint, "ap-southeast-2");
+    const raw = outOfBand(moto.endpoint, "ap-southeast-2");
     let theirs: KeyMetadata | undefined;
     const a = await createWith({
       region: "ap-southeast-2",
@@ -422,7 +423,7 @@ describe("faults: a CreateKey whose outcome is unknown makes at most one key", f
     expect(a.errors.map((e) => e.message)).to.deep.equal([]);
     const sent = a.log.find((e) => e.operation === "CreateKey")?.tagKeys ?? [];
     expect([...sent].sort()).to.deep.equal(Object.keys(tags).sort());
-    const raw = motoClient(moto.endpoint, "sa-east-1");
+    const raw = outOfBand(moto.endpoint, "sa-east-1");
     const onKey = (await raw.send(new ListResourceTagsCommand({ KeyId: a.ids[0], Limit: 100 }))).Tags ?? [];
     raw.destroy();
     expect(onKey.map((t) => t.TagKey).sort()).to.deep.equal(Object.keys(tags).sort());

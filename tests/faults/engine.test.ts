@@ -6,26 +6,17 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
-import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
-import { PulumiHarness, StateResource, TestStack } from "../support/pulumi";
-import {
-  capture,
-  Capture,
-  commandErrorText,
-  errorLines,
-  fakeCredentialEnv,
-  figures,
-  isAlive,
-  killTree,
-  listKeyIds,
-  motoClient,
-  pool,
-  scanForSecrets,
-  sleep,
-} from "./support";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { setTimeout as sleep } from "node:timers/promises";
+import { figures, scanForSecrets } from "./figures";
+import { isAlive, killTree } from "../../testing/processes";
+import { capture, Capture, commandErrorText, errorLines } from "../../testing/pulumi/output";
 import { keysProgram, UpRequest } from "./killable-up";
+import { useFakeCredentials } from "../../testing/credentials";
+import { keyStates, listKeyIds, outOfBand, scheduleDeletions } from "../../testing/kms/out-of-band";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { PulumiHarness, TestStack } from "../../testing/pulumi/automation";
+import { StateResource } from "../../testing/pulumi/state";
 
 type Kms = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
 
@@ -55,22 +46,6 @@ async function pulumiCli(
   });
 }
 
-async function keyStates(moto: KMSClient, ids: string[]): Promise<string[]> {
-  return pool(ids, 8, async (id) => {
-    try {
-      return (await moto.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState ?? "?";
-    } catch {
-      return "gone";
-    }
-  });
-}
-
-async function scheduleDeletion(endpoint: string, ids: string[]): Promise<void> {
-  const client = motoClient(endpoint);
-  await pool(ids, 8, (id) => client.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 })));
-  client.destroy();
-}
-
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -94,10 +69,10 @@ describe("faults: the real engine recovering keys", function () {
     this.timeout(900_000);
     useFakeCredentials();
     kms = await startKmsServerWithProxy();
-    moto = motoClient(kms.server.endpoint);
+    moto = outOfBand(kms.server.endpoint);
     harness = await PulumiHarness.create({
       kmsEndpoint: kms.endpoint,
-      env: { ...fakeCredentialEnv(), ...PROVIDER_RETRY_DEFAULTS },
+      env: PROVIDER_RETRY_DEFAULTS,
     });
   });
   after(async () => {
@@ -148,7 +123,7 @@ describe("faults: the real engine recovering keys", function () {
     await stack.stack.up({ onOutput: out.onOutput, onError: out.onError });
     const before = await keyIdsByUrn(stack);
     expect(before.size).to.equal(count);
-    await scheduleDeletion(kms.server.endpoint, [...before.values()]);
+    await scheduleDeletions(moto, [...before.values()]);
     return { stack, before };
   }
 
@@ -360,7 +335,7 @@ describe("faults: the real engine recovering keys", function () {
       for (const stack of stacks) {
         found.push(...scanForSecrets("exported stack state", JSON.stringify(await stack.exportState())));
       }
-      for (const file of filesUnder(harness.backendDir)) {
+      for (const file of filesUnder(harness.runDir)) {
         found.push(...scanForSecrets("file backend and PULUMI_HOME files", fs.readFileSync(file, "latin1")));
       }
       expect(transcripts.length).to.be.greaterThan(5);

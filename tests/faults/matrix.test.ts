@@ -9,19 +9,13 @@ import {
   ScheduleKeyDeletionCommand,
 } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
-import { FaultKind, KmsProxy } from "../support/kms-proxy";
-import { KmsServer, startKmsServer } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
-import {
-  clearOverrideOnCancel,
-  figures,
-  listKeyIds,
-  MatrixCell,
-  motoClient,
-  Outcome,
-  pool,
-  scanForSecrets,
-} from "./support";
+import { FaultKind } from "../../testing/kms/faults";
+import { figures, MatrixCell, Outcome, scanForSecrets } from "./figures";
+import { mapBounded } from "../../cli/pool";
+import { useFakeCredentials } from "../../testing/credentials";
+import { listKeyIds, outOfBand } from "../../testing/kms/out-of-band";
+import { KmsProxy } from "../../testing/kms/proxy";
+import { KmsServer, startKmsServer } from "../../testing/kms/server";
 
 type Props = Record<string, unknown>;
 type Mode = "burst" | "persistent";
@@ -377,7 +371,6 @@ async function runOnce(
 ): Promise<RunResult> {
   const started = Date.now();
   const proxy = await KmsProxy.start({ target: moto.endpoint });
-  clearOverrideOnCancel(proxy);
   // A new proxy is a new endpoint, hence a new cached SDK client: each run starts with a full retry quota, as a
   // new provider process would.
   const ctx: Ctx = {
@@ -386,7 +379,7 @@ async function runOnce(
     endpoint: proxy.endpoint,
     endpointMoto: moto.endpoint,
     region,
-    moto: motoClient(moto.endpoint, region),
+    moto: outOfBand(moto.endpoint, region),
     label: `${op.name} x ${kind} (${mode})`,
     tracked,
   };
@@ -484,7 +477,7 @@ describe("faults: every operation under every fault kind (provider level)", func
       }
     }
     const started = Date.now();
-    await pool(runs, 12, async (run) => {
+    await mapBounded(runs, 12, async (run) => {
       const result = await runOnce(moto, run.op, run.kind, run.mode, run.region, tracked);
       const key = `${run.op.name}|${run.kind}`;
       results.set(key, { ...results.get(key), [run.mode]: result });

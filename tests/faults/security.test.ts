@@ -4,18 +4,12 @@ import * as net from "node:net";
 import { expect } from "chai";
 import { ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { KmsKey, KmsKeyProvider } from "../../sdk";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { useFakeCredentials } from "../support/fixtures";
-import { PulumiHarness } from "../support/pulumi";
-import {
-  capture,
-  commandErrorText,
-  fakeCredentialEnv,
-  figures,
-  motoClient,
-  scanForSecrets,
-  SECRET_VALUES,
-} from "./support";
+import { figures, scanForSecrets, SECRET_VALUES } from "./figures";
+import { capture, commandErrorText } from "../../testing/pulumi/output";
+import { useFakeCredentials } from "../../testing/credentials";
+import { outOfBand } from "../../testing/kms/out-of-band";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
+import { PulumiHarness } from "../../testing/pulumi/automation";
 
 type Props = Record<string, unknown>;
 type Kms = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
@@ -191,7 +185,7 @@ describe("faults: security", function () {
       this.timeout(600_000);
       harness = await PulumiHarness.create({
         kmsEndpoint: kms.endpoint,
-        env: { ...fakeCredentialEnv(), AWS_MAX_ATTEMPTS: "3" },
+        env: { AWS_MAX_ATTEMPTS: "3" },
       });
     });
     after(async () => {
@@ -207,7 +201,7 @@ describe("faults: security", function () {
       await stack.stack.up({ onOutput: made.onOutput, onError: made.onError });
       const keys = await stack.keys();
       const ids = Object.fromEntries(keys.map((k) => [k.urn.split("::").pop()!, k.id!]));
-      const moto = motoClient(kms.server.endpoint);
+      const moto = outOfBand(kms.server.endpoint);
       for (const id of Object.values(ids)) {
         await moto.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
       }

@@ -1,5 +1,5 @@
 // Prints the faults suite's figures once every test has run (a root-level hook: it runs after all files).
-import { summaryLines } from "./support";
+import { summaryLines } from "./figures";
 
 after(function () {
   // Printed, not asserted: each figure's own test asserts it.

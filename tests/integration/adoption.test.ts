@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { CreateKeyCommand, DescribeKeyCommand } from "@aws-sdk/client-kms";
 import { KeyProvider } from "../../provider/keyProvider";
-import { Props, useLocalKms } from "../support/local-kms";
+import { Props, useLocalKms } from "../../testing/kms/local-kms";
 
 describe("an adoption outlives its provider process", function () {
   this.timeout(120_000);

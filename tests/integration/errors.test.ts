@@ -11,10 +11,10 @@ import {
 } from "@aws-sdk/client-kms";
 import { ProviderSession } from "../../provider/session";
 import { describeKey, runAction } from "../../provider/kms/gateway";
-import { FaultKind } from "../support/kms-proxy";
-import { Props, useLocalKms } from "../support/local-kms";
+import { FaultKind } from "../../testing/kms/faults";
 // The module object itself (not a namespace copy), so that replacing its lookup reaches net.connect.
 import dns = require("node:dns");
+import { Props, useLocalKms } from "../../testing/kms/local-kms";
 
 describe("errors", function () {
   this.timeout(180_000);

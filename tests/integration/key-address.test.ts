@@ -1,9 +1,10 @@
 // The provider and the proxy with keys in several accounts and Regions: where calls go, and what "not found" means.
-import { CreateKeyCommand, DescribeKeyCommand, EnableKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { CreateKeyCommand, DescribeKeyCommand, EnableKeyCommand } from "@aws-sdk/client-kms";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { expect } from "chai";
-import { MOTO_DEFAULT_ACCOUNT } from "../support/kms-proxy";
-import { useLocalKms } from "../support/local-kms";
+import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
+import { outOfBand } from "../../testing/kms/out-of-band";
+import { useLocalKms } from "../../testing/kms/local-kms";
 
 const ACCOUNT_A = "111111111111";
 const KEY_A = "AKIAINTEGRATIONACCTA";
@@ -13,13 +14,7 @@ describe("keys in other accounts and Regions (provider and proxy)", function () 
   const kms = useLocalKms();
   const { provider } = kms;
 
-  const client = (region: string, accessKeyId = "out-of-band") =>
-    new KMSClient({
-      region,
-      endpoint: kms.endpoint,
-      credentials: { accessKeyId, secretAccessKey: "x" },
-      maxAttempts: 1,
-    });
+  const client = (region: string, accessKeyId?: string) => outOfBand(kms.endpoint, region, accessKeyId);
 
   before(() => kms.proxy.mapAccessKey(KEY_A, ACCOUNT_A));
 

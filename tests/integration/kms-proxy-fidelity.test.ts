@@ -9,8 +9,8 @@ import {
   KMSClient,
   ListKeysCommand,
 } from "@aws-sdk/client-kms";
-import { KmsProxy } from "../support/kms-proxy";
-import { startKmsServerWithProxy } from "../support/kms-server";
+import { KmsProxy } from "../../testing/kms/proxy";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
 
 type Env = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
 

@@ -10,9 +10,10 @@ import {
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
 } from "@aws-sdk/client-kms";
-import { AWS_KMS_QUOTAS } from "../support/kms-proxy";
-import { startKmsServerWithProxy } from "../support/kms-server";
-import { outOfBand, useFakeCredentials } from "../support/fixtures";
+import { AWS_KMS_QUOTAS } from "../../provider/kms/quotas";
+import { useFakeCredentials } from "../../testing/credentials";
+import { outOfBand } from "../../testing/kms/out-of-band";
+import { startKmsServerWithProxy } from "../../testing/kms/server";
 
 type Env = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
 
@@ -55,7 +56,7 @@ function rawRequest(endpoint: string, operation: string, body: object): Promise<
   });
 }
 
-describe("KmsProxy: AWS KMS's request quotas (tests/support)", function () {
+describe("KmsProxy: AWS KMS's request quotas (testing/kms)", function () {
   this.timeout(120_000);
   let env: Env;
   let kms: KMSClient;

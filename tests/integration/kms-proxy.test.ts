@@ -24,8 +24,8 @@ import {
   UntagResourceCommand,
   UpdateKeyDescriptionCommand,
 } from "@aws-sdk/client-kms";
-import { KmsProxy } from "../support/kms-proxy";
-import { startKmsServer, startKmsServerWithProxy } from "../support/kms-server";
+import { KmsProxy } from "../../testing/kms/proxy";
+import { startKmsServer, startKmsServerWithProxy } from "../../testing/kms/server";
 
 type Env = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
 
@@ -72,7 +72,7 @@ const POLICY = JSON.stringify({
   ],
 });
 
-describe("KmsProxy in front of moto (tests/support)", function () {
+describe("KmsProxy in front of moto (testing/kms)", function () {
   this.timeout(60_000);
 
   let env: Env;

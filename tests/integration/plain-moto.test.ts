@@ -4,8 +4,8 @@
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { expect } from "chai";
 import { KmsKeyProvider } from "../../sdk";
-import { useFakeCredentials } from "../support/fixtures";
-import { KmsServer, startKmsServer } from "../support/kms-server";
+import { useFakeCredentials } from "../../testing/credentials";
+import { KmsServer, startKmsServer } from "../../testing/kms/server";
 
 type Props = Record<string, unknown>;
 

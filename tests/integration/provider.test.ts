@@ -10,8 +10,8 @@ import {
   TagResourceCommand,
   UpdateKeyDescriptionCommand,
 } from "@aws-sdk/client-kms";
-import { OPEN_POLICY } from "../support/fixtures";
-import { Props, useLocalKms } from "../support/local-kms";
+import { OPEN_POLICY } from "../../testing/fixtures";
+import { Props, useLocalKms } from "../../testing/kms/local-kms";
 
 describe("provider against a KMS server", function () {
   this.timeout(120_000);

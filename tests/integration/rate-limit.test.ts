@@ -2,8 +2,8 @@
 // within each quota, without errors, and without slowing the operations whose quotas are high.
 import { expect } from "chai";
 import { ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
-import { AWS_KMS_QUOTAS } from "../support/kms-proxy";
-import { useLocalKms } from "../support/local-kms";
+import { AWS_KMS_QUOTAS } from "../../provider/kms/quotas";
+import { useLocalKms } from "../../testing/kms/local-kms";
 
 const KEYS = 30;
 

@@ -8,7 +8,7 @@ import {
   GetKeyRotationStatusCommand,
   ScheduleKeyDeletionCommand,
 } from "@aws-sdk/client-kms";
-import { useLocalKms } from "../support/local-kms";
+import { useLocalKms } from "../../testing/kms/local-kms";
 
 describe("recovery, with and without rotation", function () {
   this.timeout(120_000);

@@ -7,7 +7,7 @@ import {
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
 } from "@aws-sdk/client-kms";
-import { Props, useLocalKms } from "../support/local-kms";
+import { Props, useLocalKms } from "../../testing/kms/local-kms";
 
 describe("update(): one DescribeKey, and only what changed", function () {
   this.timeout(120_000);

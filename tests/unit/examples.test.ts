@@ -2,7 +2,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
-import { exampleNames, LEGS, REPO_ROOT } from "../support/project";
+import { exampleNames } from "../../testing/pulumi/project";
+import { REPO_ROOT } from "../../testing/repo";
+import { LEGS } from "../../testing/versions";
 
 interface Manifest {
   dependencies?: Record<string, string>;

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { KmsKeyProvider } from "../../sdk";
 import { installedAtTop } from "../../sdk/kmsKey";
-import { FAKE_CREDENTIALS, useFakeCredentials } from "../support/fixtures";
+import { FAKE_CREDENTIALS, useFakeCredentials } from "../../testing/credentials";
 
 describe("the serialized provider", () => {
   let text: string;

@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { KeyProvider } from "../../provider/keyProvider";
 import { parseKeyReference, UNKNOWN } from "../../provider/validation";
-import { INVALID_INPUTS, INVALID_KEY_REFERENCES } from "../support/invalid-inputs";
+import { INVALID_INPUTS, INVALID_KEY_REFERENCES } from "../../testing/invalid-inputs";
 
 const provider = new KeyProvider();
 

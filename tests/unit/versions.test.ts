@@ -2,7 +2,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
-import { LEGS, NODE_LINE_LEGS, REPO_ROOT } from "../support/project";
+import { REPO_ROOT } from "../../testing/repo";
+import { LEGS, NODE_LINE_LEGS } from "../../testing/versions";
 
 const major = (version: string) => Number(version.split(".")[0]);
 
@@ -14,6 +15,19 @@ describe("versions.json", () => {
   it("the package's engines name exactly the Node.js lines a test leg runs", () => {
     const lines = [...new Set([LEGS.oldest, ...NODE_LINE_LEGS, LEGS.newest].map((leg) => major(leg.node)))];
     expect(manifest.engines.node).to.equal(lines.map((line) => `^${line}`).join(" || "));
+  });
+
+  it("the programs outside examples/ declare @pulumi/pulumi from the oldest leg's version on, as the package does", () => {
+    const programs = [
+      "bench/project",
+      ...fs.readdirSync(path.join(REPO_ROOT, "tests", "projects")).map((p) => `tests/projects/${p}`),
+    ];
+    for (const folder of programs) {
+      const declared = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, folder, "package.json"), "utf8")) as {
+        dependencies: Record<string, string>;
+      };
+      expect(declared.dependencies["@pulumi/pulumi"], `${folder}/package.json`).to.equal(`^${LEGS.oldest.pulumi}`);
+    }
   });
 
   it("the other Node.js lines lie between the oldest and the newest leg's", () => {

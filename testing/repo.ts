@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 /** The folder of the package.json named pulumi-kms-key above `start`. */
-export function findRepoRoot(start: string = __dirname): string {
+function findRepoRoot(start: string = __dirname): string {
   let dir = start;
   for (;;) {
     const pkg = path.join(dir, "package.json");
@@ -19,3 +19,6 @@ export function findRepoRoot(start: string = __dirname): string {
     dir = parent;
   }
 }
+
+/** The repository's root: the folder whose package.json is pulumi-kms-key's. */
+export const REPO_ROOT = findRepoRoot(__dirname);

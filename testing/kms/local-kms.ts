@@ -2,13 +2,14 @@
 import { expect } from "chai";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { KmsKeyProvider } from "../../sdk";
-import { KmsProxy } from "./kms-proxy";
-import { startKmsServerWithProxy } from "./kms-server";
-import { outOfBand, useFakeCredentials } from "./fixtures";
+import { useFakeCredentials } from "../credentials";
+import { outOfBand } from "./out-of-band";
+import { KmsProxy } from "./proxy";
+import { startKmsServerWithProxy } from "./server";
 
 export type Props = Record<string, unknown>;
 
-export interface LocalKms {
+interface LocalKms {
   endpoint: string;
   proxy: KmsProxy;
   /** Out-of-band changes, as a console click or a script would make them. */

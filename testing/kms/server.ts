@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { KmsProxy, ProxyOptions } from "./kms-proxy";
-import { findRepoRoot } from "./repo";
+import { KmsProxy, ProxyOptions } from "./proxy";
+import { REPO_ROOT } from "../repo";
 
 export interface KmsServer {
   /** http://127.0.0.1:PORT */
@@ -38,10 +38,10 @@ export function findFreePort(): Promise<number> {
 }
 
 /** The moto_server binary to run (see the file comment). */
-export function motoServerBinary(): string {
+function motoServerBinary(): string {
   const fromEnv = process.env.MOTO_SERVER;
   if (fromEnv) return fromEnv;
-  const venv = path.join(findRepoRoot(), ".venv", "bin", "moto_server");
+  const venv = path.join(REPO_ROOT, ".venv", "bin", "moto_server");
   if (fs.existsSync(venv)) return venv;
   return "moto_server";
 }

@@ -1,9 +1,6 @@
-// Shared by the faults suite: the figures its summary table prints, the secret scan, and the few helpers the
-// engine tests need that tests/support/pulumi.ts does not have (killing the CLI's process tree, capturing output).
-import * as fs from "node:fs";
-import { KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
-import { FAKE_CREDENTIALS } from "../support/fixtures";
-import { KmsProxy } from "../support/kms-proxy";
+// The faults suite's record: the figures each test measured, the secret scan, and the summary table that
+// summary.test.ts prints after the whole run.
+import { FAKE_CREDENTIALS } from "../../testing/credentials";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Figures: each test records what it measured; summary.test.ts prints them after the whole run.
@@ -86,15 +83,11 @@ export const figures = {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Secret scan: every text the suite collects (engine output, exported state, error messages) is searched for the
-// distinctive fake credentials of tests/support/fixtures.ts.
+// distinctive fake credentials of testing/credentials.ts.
 
-export const SECRET_VALUES: readonly string[] = [
-  FAKE_CREDENTIALS.accessKeyId,
-  FAKE_CREDENTIALS.secretAccessKey,
-  FAKE_CREDENTIALS.sessionToken,
-];
+export const SECRET_VALUES: readonly string[] = Object.values(FAKE_CREDENTIALS);
 
-export const secretScan = {
+const secretScan = {
   texts: 0,
   bytes: 0,
   sources: new Set<string>(),
@@ -109,194 +102,6 @@ export function scanForSecrets(source: string, text: string): string[] {
   const found = SECRET_VALUES.filter((secret) => text.includes(secret));
   for (const secret of found) secretScan.hits.push(`${source}: ${secret.slice(0, 6)}...`);
   return found;
-}
-
-/** The fake credentials as environment variables, for the engine's environment. */
-export function fakeCredentialEnv(): Record<string, string> {
-  return {
-    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-    AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// KMS helpers
-
-/** A client straight to moto (no proxy: not counted, no faults), for one region. */
-export function motoClient(motoEndpoint: string, region = "us-east-1"): KMSClient {
-  return new KMSClient({ endpoint: motoEndpoint, region, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
-}
-
-/** Every key ID moto holds in these regions. */
-export async function listKeyIds(motoEndpoint: string, regions: readonly string[]): Promise<string[]> {
-  const ids: string[] = [];
-  for (const region of regions) {
-    const client = motoClient(motoEndpoint, region);
-    let marker: string | undefined;
-    do {
-      const page = await client.send(new ListKeysCommand({ Marker: marker, Limit: 1000 }));
-      for (const key of page.Keys ?? []) if (key.KeyId) ids.push(key.KeyId);
-      marker = page.Truncated ? page.NextMarker : undefined;
-    } while (marker);
-    client.destroy();
-  }
-  return ids;
-}
-
-/**
- * A key moto can only pretend to be in (PendingReplicaDeletion) must leave that state when CancelKeyDeletion
- * succeeds, as it would in KMS. The proxy logs each request before it answers, so clearing the override when the
- * entry is logged takes effect before the client sees the answer.
- */
-export function clearOverrideOnCancel(proxy: KmsProxy): void {
-  const log = proxy.callLog;
-  log.push = (...entries) => {
-    for (const entry of entries) {
-      const reachedKms = entry.status === 200 || entry.fault === "resetAfter";
-      if (entry.operation === "CancelKeyDeletion" && entry.keyId && reachedKms && entry.error === undefined) {
-        proxy.overrideKeyState(entry.keyId, undefined);
-      }
-    }
-    return Array.prototype.push.apply(log, entries);
-  };
-}
-
-/** Runs `work` over `items`, at most `limit` at a time; results in input order. */
-export async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Processes: the Automation API runs `pulumi` as a child of this process; the provider plugin runs under it.
-
-interface ProcInfo {
-  pid: number;
-  ppid: number;
-  state: string;
-}
-
-function procInfo(pid: number): ProcInfo | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ")".
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { pid, state: rest[0], ppid: Number(rest[1]) };
-  } catch {
-    return undefined;
-  }
-}
-
-function allProcesses(): ProcInfo[] {
-  const out: ProcInfo[] = [];
-  for (const name of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const info = procInfo(Number(name));
-    if (info) out.push(info);
-  }
-  return out;
-}
-
-export function commandLine(pid: number): string[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-/** The process and all its descendants (the process first). */
-export function processTree(root: number): number[] {
-  const processes = allProcesses();
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) {
-    for (const p of processes) if (p.ppid === tree[i]) tree.push(p.pid);
-  }
-  return tree;
-}
-
-/** True while the process exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  const info = procInfo(pid);
-  return info !== undefined && info.state !== "Z" && info.state !== "X";
-}
-
-/**
- * SIGKILL a process and every descendant, by pid. The tree is stopped (SIGSTOP) until it stops growing, so no
- * process can start another between listing and killing. Returns what was killed, with command lines.
- */
-export function killTree(root: number): { pid: number; command: string }[] {
-  let tree: number[] = [];
-  for (;;) {
-    const now = processTree(root);
-    for (const pid of now) {
-      try {
-        process.kill(pid, "SIGSTOP");
-      } catch {
-        // already gone
-      }
-    }
-    if (now.length === tree.length) break;
-    tree = now;
-  }
-  const killed = tree.map((pid) => ({ pid, command: commandLine(pid).join(" ") }));
-  for (const { pid } of killed) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  return killed;
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-// ---------------------------------------------------------------------------------------------------------------
-// Engine output
-
-export interface Capture {
-  stdout: string;
-  stderr: string;
-  onOutput: (out: string) => void;
-  onError: (err: string) => void;
-}
-
-/** Collects what one engine operation prints (TestStack's transcript spans all its operations). */
-export function capture(): Capture {
-  const c: Capture = {
-    stdout: "",
-    stderr: "",
-    onOutput: (out) => {
-      c.stdout += out;
-    },
-    onError: (err) => {
-      c.stderr += err;
-    },
-  };
-  return c;
-}
-
-/** The message of a failed Automation API command, with the CLI's own stdout/stderr. */
-export function commandErrorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Lines a person reads as errors in engine output. */
-export function errorLines(text: string): string[] {
-  return text
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => /\berror\b/i.test(line));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

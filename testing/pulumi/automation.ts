@@ -1,15 +1,15 @@
-// Runs Pulumi programs through the real engine for the e2e tests and the demo.
+// Runs Pulumi programs through the real engine as Automation API inline programs, for the e2e and fault tests.
 //
 // The CLI comes from scripts/install-pulumi (built from its Go module, cached). Programs run as Automation API
 // inline programs: the Node.js language runtime runs in this process and the CLI is called with --client, so no
 // pulumi-language-nodejs binary is needed. State lives in a file:// backend in a temporary folder.
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
-import { findRepoRoot } from "./repo";
+import { fileURLToPath } from "node:url";
+import { KMS_KEY_TYPE } from "../../cli/drift";
+import { engineEnvironment } from "./environment";
 import {
   DestroyResult,
   EngineEvent,
@@ -22,6 +22,9 @@ import {
   Stack,
   UpResult,
 } from "@pulumi/pulumi/automation";
+import { ExportedState, StateResource } from "./state";
+import { pulumiCli } from "./tools";
+import { REPO_ROOT } from "../repo";
 
 // Inline programs run in this process, hundreds per suite, and @pulumi/pulumi's gRPC clients share grpc-js's global
 // subchannel pool. A later engine can listen on a port an earlier one used; its clients then get that port's old
@@ -31,36 +34,7 @@ import {
   "grpc.use_local_subchannel_pool"
 ] = 1;
 
-/** The repository's root: the folder whose package.json is pulumi-kms-key's. */
-export const REPO_ROOT = findRepoRoot(__dirname);
-
-/** Type token of KmsKey resources in state (dynamic resources are registered under pulumi-nodejs). */
-export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
-
-let cliBinDir: Promise<string> | undefined;
-
-/** The folder holding `pulumi` and the dynamic provider plugin; builds the CLI on first use (several minutes). */
-export function ensurePulumiCli(): Promise<string> {
-  cliBinDir ??= promisify(execFile)(path.join(REPO_ROOT, "scripts", "install-pulumi"), [], {
-    cwd: REPO_ROOT,
-    maxBuffer: 16 * 1024 * 1024,
-  }).then(
-    ({ stdout }) => {
-      const lines = stdout.trim().split("\n");
-      const bin = lines[lines.length - 1];
-      if (!fs.existsSync(path.join(bin, "pulumi")))
-        throw new Error(`scripts/install-pulumi printed ${bin}, which holds no pulumi`);
-      return bin;
-    },
-    (err: Error & { stderr?: string }) => {
-      cliBinDir = undefined;
-      throw new Error(`scripts/install-pulumi failed: ${err.message}\n${err.stderr ?? ""}`);
-    },
-  );
-  return cliBinDir;
-}
-
-export interface HarnessOptions {
+interface HarnessOptions {
   /** The KMS endpoint the provider talks to (AWS_ENDPOINT_URL_KMS). */
   kmsEndpoint: string;
   /** More environment for the CLI and the provider process (overrides the defaults). */
@@ -70,12 +44,6 @@ export interface HarnessOptions {
   /** Receives the engine's output as it comes (for showing it live). */
   onOutput?: (text: string) => void;
 }
-
-/** Fake credentials for a local KMS; tests that care about credentials pass their own. */
-export const FAKE_CREDENTIALS = {
-  AWS_ACCESS_KEY_ID: "testing",
-  AWS_SECRET_ACCESS_KEY: "testing",
-} as const;
 
 /**
  * One temporary file backend and one scratch folder (inside the repo, so the provider process resolves
@@ -87,40 +55,30 @@ export class PulumiHarness {
   private constructor(
     readonly binDir: string,
     readonly pulumiCommand: PulumiCommand,
-    readonly backendDir: string,
+    /** The run's temporary folder: the file backend (backendDir) and PULUMI_HOME. */
+    readonly runDir: string,
     readonly workRoot: string,
     readonly env: Record<string, string>,
     private readonly options: HarnessOptions,
   ) {}
 
   static async create(options: HarnessOptions): Promise<PulumiHarness> {
-    const binDir = await ensurePulumiCli();
+    const binDir = await pulumiCli();
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(binDir), skipVersionCheck: true });
-    const backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-kms-key-backend-"));
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-kms-key-backend-"));
     const workRoot = fs.mkdtempSync(path.join(REPO_ROOT, ".pulumi-e2e-"));
     const env: Record<string, string> = {
+      ...engineEnvironment(runDir, options.kmsEndpoint),
       PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ""}`,
-      PULUMI_HOME: path.join(backendDir, ".pulumi-home"),
-      PULUMI_BACKEND_URL: `file://${backendDir}`,
-      PULUMI_CONFIG_PASSPHRASE: "",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      // Only the credentials given here: no profile or shared file may stand in for them.
-      AWS_SHARED_CREDENTIALS_FILE: path.join(backendDir, "no-aws-credentials"),
-      AWS_CONFIG_FILE: path.join(backendDir, "no-aws-config"),
-      AWS_EC2_METADATA_DISABLED: "true",
-      AWS_REGION: "us-east-1",
-      ...FAKE_CREDENTIALS,
-      AWS_ENDPOINT_URL_KMS: options.kmsEndpoint,
-      // moto's server answers STS too (through the proxy, in the account of the access key): the provider asks it
-      // for the run's account when a key can't be seen.
-      AWS_ENDPOINT_URL_STS: options.kmsEndpoint,
-      // Retries are for real networks; a local KMS that fails should fail the test quickly.
-      AWS_MAX_ATTEMPTS: "2",
       ...options.env,
     };
-    return new PulumiHarness(binDir, pulumiCommand, backendDir, workRoot, env, options);
+    return new PulumiHarness(binDir, pulumiCommand, runDir, workRoot, env, options);
+  }
+
+  /** The file backend's folder. */
+  get backendDir(): string {
+    return fileURLToPath(this.env.PULUMI_BACKEND_URL);
   }
 
   /** A new stack (its own project folder) running `program` as an inline program. */
@@ -155,12 +113,12 @@ export class PulumiHarness {
     }
     this.stacks.length = 0;
     fs.rmSync(this.workRoot, { recursive: true, force: true });
-    fs.rmSync(this.backendDir, { recursive: true, force: true });
+    fs.rmSync(this.runDir, { recursive: true, force: true });
   }
 }
 
 /** Every line the engine printed, for assertions on what a person would see. */
-export interface Transcript {
+interface Transcript {
   stdout: string;
   stderr: string;
 }
@@ -180,6 +138,11 @@ export class TestStack {
 
   get name(): string {
     return this.stack.name;
+  }
+
+  /** Changes the environment of the stack's next runs, as a pipeline configured differently from a laptop would. */
+  setEnv(vars: Record<string, string>): void {
+    Object.assign((this.stack.workspace as LocalWorkspace).envVars, vars);
   }
 
   async up(options: { refresh?: boolean; program?: PulumiFn; diff?: boolean } = {}): Promise<UpResult> {
@@ -244,10 +207,7 @@ export class TestStack {
   }
 
   /** The stack's state as `pulumi stack export` writes it. */
-  async exportState(): Promise<{
-    version: number;
-    deployment: { resources?: StateResource[] } & Record<string, unknown>;
-  }> {
+  async exportState(): Promise<ExportedState> {
     return (await this.stack.exportStack()) as never;
   }
 
@@ -294,22 +254,13 @@ export class TestStack {
 }
 
 /** One step of an operation, from the engine's events. */
-export interface Step {
+interface Step {
   op: string;
   urn: string;
   oldInputs?: Record<string, unknown>;
   newInputs?: Record<string, unknown>;
 }
 
-/** One resource in an exported state. */
-export interface StateResource {
-  urn: string;
-  type: string;
-  id?: string;
-  inputs?: Record<string, unknown>;
-  outputs?: Record<string, unknown>;
-}
-
-export function plainOutputs(outputs: OutputMap): Record<string, unknown> {
+function plainOutputs(outputs: OutputMap): Record<string, unknown> {
   return Object.fromEntries(Object.entries(outputs).map(([name, output]) => [name, output.value]));
 }
