@@ -64,8 +64,7 @@ describe("e2e: importing a key that is pending deletion", function () {
       const up = await stack.up({ refresh: true });
 
       expect(up.summary.resourceChanges).to.deep.equal({ same: 1, update: 1 });
-      // The owner tag of the adoption goes on once the deletion is cancelled (KMS tags no key pending deletion).
-      expect(env.proxy.writes()).to.deep.equal(["CancelKeyDeletion", "EnableKey", "TagResource"]);
+      expect(env.proxy.writes()).to.deep.equal(["CancelKeyDeletion", "EnableKey"]);
       expect(up.outputs.keyId.value).to.equal(keyId);
       expect(up.outputs.keyState.value).to.equal("Enabled");
       expect((await stack.keys()).map((key) => key.id)).to.deep.equal([keyId]); // the read turned an ARN into the ID
