@@ -54,7 +54,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
 
   async check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
     // A null input (a JavaScript program, an Output that resolves to null) means the same as an absent one.
-    const declared = withoutNulls(news);
+    const declared = withoutAbsent(news);
     const failures = validateInputs(declared);
     if (failures.length > 0) return { failures };
     return { inputs: withDefaults(declared) };
@@ -398,7 +398,7 @@ async function partialFailure(
 
 /** Inputs with defaults filled in, plus the key state they ask for (so previews show keyState changes). */
 export function withDefaults(news: Props): CheckedInputs {
-  const inputs = stripUndefined(news) as KeyInputs & Props;
+  const inputs = withoutAbsent(news) as KeyInputs & Props;
   const enabled = inputs.enabled ?? DEFAULTS.enabled;
   const rotation = inputs.enableKeyRotation ?? DEFAULTS.enableKeyRotation;
   const checked: CheckedInputs & Props = {
@@ -538,7 +538,7 @@ export function outputsOf(declared: object, observed: ObservedKey, importing = f
   if (observed.unreadable.length > 0) outputs.unreadable = observed.unreadable;
   const { ownerTag } = declared as KeyOutputs;
   if (typeof ownerTag === "string") outputs.ownerTag = ownerTag;
-  return stripUndefined(outputs as unknown as Props) as unknown as KeyOutputs;
+  return withoutAbsent(outputs as unknown as Props) as unknown as KeyOutputs;
 }
 
 /** The inputs a refresh records: the outputs less what only KMS reports, keeping keyState and deletionDate visible. */
@@ -550,11 +550,7 @@ export function inputsOf(outputs: KeyOutputs): Props {
   return inputs;
 }
 
-/** The inputs without the ones given as null: the engine passes those along, and they mean "not declared". */
-function withoutNulls(props: Props): Props {
-  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== null));
-}
-
-function stripUndefined(props: Props): Props {
-  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined));
+/** Without absent values: undefined, or null, which the engine passes along for "not declared". */
+function withoutAbsent(props: Props): Props {
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined && v !== null));
 }
