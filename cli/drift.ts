@@ -2,7 +2,9 @@
 // Drift has one definition, the provider's: a key drifted when the engine plans to change it (its diff, diffKey) and
 // the provider's own comparison (changesOf) names what differs. Nothing here compares attributes by other rules.
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
+import { KEY_SCHEMA } from "../provider/key/schema";
 import { changesOf } from "../provider/keyProvider";
+import { driftProperties } from "../provider/schema";
 import { isPendingDeletion } from "../provider/plan";
 
 /** Type token of KmsKey resources in a stack. */
@@ -12,17 +14,12 @@ export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
 const DRIFT_KINDS = ["pending-deletion", "disabled", "attributes", "gone"] as const;
 type DriftKind = (typeof DRIFT_KINDS)[number];
 
-/** The attributes a key can drift in, in the user's words (the program's input names). */
-const DRIFT_ATTRIBUTES = [
-  "description",
-  "tags",
-  "policy",
-  "enableKeyRotation",
-  "rotationPeriodInDays",
-  // Only a key declared disabled that is enabled: the other way round is the "disabled" kind.
-  "enabled",
-] as const;
-type DriftAttribute = (typeof DRIFT_ATTRIBUTES)[number];
+/**
+ * The attributes a key can drift in, in the user's words: the schema's. "enabled" is only a key declared disabled
+ * that is enabled: the other way round is the "disabled" kind.
+ */
+const DRIFT_ATTRIBUTES = driftProperties(KEY_SCHEMA);
+type DriftAttribute = string;
 
 /** The plan steps that change a key that exists: the engine's word that it differs from its declaration. */
 const CHANGING_OPS: readonly OpType[] = ["update", "replace", "create-replacement", "delete-replaced"];

@@ -2,19 +2,12 @@
 import { randomUUID } from "node:crypto";
 import { KMSClient } from "@aws-sdk/client-kms";
 import * as dynamic from "@pulumi/pulumi/dynamic";
-import { CheckedInputs, Connection, connectionOf, DEFAULTS, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
+import { CheckedInputs, Connection, connectionOf, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
+import { KEY_SCHEMA } from "./key/schema";
+import * as schema from "./schema";
 import { addressOf, bareKeyId, KeyAddress, parseKeyArn } from "./keyAddress";
 import { KeyNotFoundError } from "./kms/errors";
-import {
-  createKey,
-  markOwner,
-  observedFrom,
-  observeRotation,
-  readKey,
-  readOwnerTag,
-  runAction,
-  userTags,
-} from "./kms/gateway";
+import { createKey, markOwner, observedFrom, observeRotation, readKey, readOwnerTag, runAction } from "./kms/gateway";
 import { confirmGone, describeTracked, lookUpKey, observeKey } from "./locate";
 import {
   afterCancel,
@@ -29,22 +22,14 @@ import {
   planUpdate,
   UpdateScope,
 } from "./plan";
-import { canonicalJson } from "./json";
-import { policiesEquivalent } from "./policy";
 import { ProviderSession } from "./session";
-import { parseKeyReference, UNKNOWN, validateInputs } from "./validation";
+import { parseKeyReference, UNKNOWN } from "./validation";
 
 /** Changing these makes a different key: KMS can't change them in place. */
-const REPLACE_ON_CHANGE = ["keyUsage", "keySpec", "multiRegion"] as const;
+const REPLACE_ON_CHANGE = schema.replaceOnChange(KEY_SCHEMA) as ("keyUsage" | "keySpec" | "multiRegion")[];
 
 /** Inputs that only this provider uses (KMS can't report them): carried over from state on refresh. */
-const STATE_ONLY_INPUTS = [
-  "deletionWindowInDays",
-  "bypassPolicyLockoutSafetyCheck",
-  "region",
-  "endpoint",
-  "allowInsecureEndpoint",
-] as const;
+const STATE_ONLY_INPUTS = schema.stateOnly(KEY_SCHEMA) as (keyof KeyInputs)[];
 
 type Props = Record<string, unknown>;
 
@@ -55,7 +40,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
   async check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
     // A null input (a JavaScript program, an Output that resolves to null) means the same as an absent one.
     const declared = withoutAbsent(news);
-    const failures = validateInputs(declared);
+    const failures = schema.validate(KEY_SCHEMA, declared);
     if (failures.length > 0) return { failures };
     return { inputs: withDefaults(declared) };
   }
@@ -128,7 +113,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
     if (this.session.wasAdopted(address.arn?.arn)) return;
     const client = this.session.client(address.connection);
     const observed = await currentKey(this.session, address, props, "delete");
-    const window = (props.deletionWindowInDays as number | undefined) ?? DEFAULTS.deletionWindowInDays;
+    const window = desiredKey(props as KeyInputs).deletionWindowInDays;
     try {
       const actions = planDelete(observed, window);
       // Adopted since by another resource (a replacement that kept the import option, maybe in an interrupted run,
@@ -398,20 +383,11 @@ async function partialFailure(
 
 /** Inputs with defaults filled in, plus the key state they ask for (so previews show keyState changes). */
 export function withDefaults(news: Props): CheckedInputs {
-  const inputs = withoutAbsent(news) as KeyInputs & Props;
-  const enabled = inputs.enabled ?? DEFAULTS.enabled;
-  const rotation = inputs.enableKeyRotation ?? DEFAULTS.enableKeyRotation;
+  const inputs = schema.withDefaults(KEY_SCHEMA, withoutAbsent(news)) as KeyInputs & Props;
+  const enabled = inputs.enabled as unknown;
   const checked: CheckedInputs & Props = {
     ...inputs,
-    description: inputs.description ?? DEFAULTS.description,
-    keyUsage: inputs.keyUsage ?? DEFAULTS.keyUsage,
-    keySpec: inputs.keySpec ?? DEFAULTS.keySpec,
-    enabled,
-    multiRegion: inputs.multiRegion ?? DEFAULTS.multiRegion,
-    enableKeyRotation: rotation,
-    deletionWindowInDays: inputs.deletionWindowInDays ?? DEFAULTS.deletionWindowInDays,
-    tags: inputs.tags ?? {},
-    keyState: ((enabled as unknown) === UNKNOWN ? UNKNOWN : enabled ? "Enabled" : "Disabled") as "Enabled" | "Disabled",
+    keyState: (enabled === UNKNOWN ? UNKNOWN : enabled ? "Enabled" : "Disabled") as "Enabled" | "Disabled",
   };
   // A keyState among the inputs came from the old state through ignoreChanges: the key's state is left to others.
   if (typeof news.keyState === "string") {
@@ -419,9 +395,6 @@ export function withDefaults(news: Props): CheckedInputs {
     checked.keyStateIgnored = true;
   } else {
     delete checked.keyStateIgnored;
-  }
-  if (rotation === true && inputs.rotationPeriodInDays === undefined) {
-    checked.rotationPeriodInDays = DEFAULTS.rotationPeriodInDays;
   }
   return checked;
 }
@@ -455,19 +428,8 @@ export function diffKey(olds: Props, news: Props): dynamic.DiffResult {
 
 /** The parts of the key whose declared value differs from the last known one: what an update may change. */
 export function changesOf(olds: Props, news: Props): UpdateScope {
-  const changed = new Set<KeyPart>();
-  if (differs(olds.description, news.description)) changed.add("description");
-  if (policyDiffers(olds.policy, news.policy)) changed.add("policy");
-  // Tags AWS or this provider reserve are not the user's: never shown as drift.
-  if (differs(isRecord(olds.tags) ? userTags(olds.tags as Record<string, string>) : olds.tags, news.tags)) {
-    changed.add("tags");
-  }
-  if (
-    differs(olds.enableKeyRotation, news.enableKeyRotation) ||
-    differs(olds.rotationPeriodInDays, news.rotationPeriodInDays)
-  ) {
-    changed.add("rotation");
-  }
+  // The key's state has its own rule (keyStateDiffers): states the provider can't change settle the diff.
+  const changed = schema.changedParts(KEY_SCHEMA, olds, news, ["enabled"]) as Set<KeyPart>;
   const keyStateManaged = news.keyStateIgnored !== true;
   if (keyStateManaged && keyStateDiffers(olds, news)) changed.add("enabled");
   return { changed, keyStateManaged };
@@ -489,27 +451,18 @@ function keyStateDiffers(olds: Props, news: Props): boolean {
   return true;
 }
 
-function policyDiffers(old: unknown, declared: unknown): boolean {
-  if (declared === UNKNOWN) return true;
-  // An undeclared policy is not managed: nothing to change.
-  if (declared === undefined) return false;
-  if (typeof old !== "string" || typeof declared !== "string") return true;
-  return !policiesEquivalent(old, declared);
+function differs(a: unknown, b: unknown): boolean {
+  return schema.differs(a, b);
 }
 
 function isRecord(value: unknown): boolean {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function differs(a: unknown, b: unknown): boolean {
-  if (b === UNKNOWN) return true;
-  // Absent and null are the same: nothing declared.
-  return canonicalJson(a ?? null) !== canonicalJson(b ?? null);
-}
-
 /** The outputs of a key: the inputs as KMS has them now, plus what KMS reports. */
 export function outputsOf(declared: object, observed: ObservedKey, importing = false): KeyOutputs {
   const inputs = declared as KeyInputs;
+  const filled = schema.withDefaults(KEY_SCHEMA, inputs as Props) as KeyInputs;
   const outputs: KeyOutputs = {
     description: observed.description,
     keyUsage: observed.keyUsage,
@@ -517,8 +470,8 @@ export function outputsOf(declared: object, observed: ObservedKey, importing = f
     enabled: observed.keyState === "Enabled",
     multiRegion: observed.multiRegion,
     tags: observed.tags ?? inputs.tags ?? {},
-    enableKeyRotation: observed.enableKeyRotation ?? inputs.enableKeyRotation ?? DEFAULTS.enableKeyRotation,
-    deletionWindowInDays: inputs.deletionWindowInDays ?? DEFAULTS.deletionWindowInDays,
+    enableKeyRotation: observed.enableKeyRotation ?? filled.enableKeyRotation,
+    deletionWindowInDays: filled.deletionWindowInDays,
     keyId: observed.keyId,
     arn: observed.arn,
     keyState: observed.keyState,
@@ -544,9 +497,7 @@ export function outputsOf(declared: object, observed: ObservedKey, importing = f
 /** The inputs a refresh records: the outputs less what only KMS reports, keeping keyState and deletionDate visible. */
 export function inputsOf(outputs: KeyOutputs): Props {
   const inputs: Props = { ...outputs };
-  for (const name of ["keyId", "arn", "creationDate", "origin", "keyManager", "unreadable", "ownerTag"]) {
-    delete inputs[name];
-  }
+  for (const name of schema.reportedOnly(KEY_SCHEMA)) delete inputs[name];
   return inputs;
 }
 

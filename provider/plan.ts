@@ -1,6 +1,7 @@
 // The heart of the provider: a pure function from (declared key, observed key) to the KMS calls to make, in order.
 import { DesiredKey } from "./inputs";
 import { policiesEquivalent } from "./policy";
+import { isReservedTag } from "./tags";
 
 /** KMS's KeyState values. */
 export type KeyState =
@@ -23,18 +24,6 @@ export const KEY_STATES: readonly KeyState[] = [
   "Creating",
   "Updating",
 ];
-
-/** Tags this provider keeps for itself on a key; never shown, diffed or removed, and no program may declare them. */
-export const PROVIDER_TAG_PREFIX = "pulumi-kms-key:";
-/** Which adoption (the import option) a key belongs to now: a random value the adopting resource keeps in its state. */
-export const OWNER_TAG = `${PROVIDER_TAG_PREFIX}owner`;
-/** Tags AWS reserves (CloudFormation, AWS services): no one may set or remove them, so they are never shown or diffed. */
-const AWS_TAG_PREFIX = "aws:";
-
-/** Tags that are not the user's to declare: the provider's own and AWS's. */
-export function isReservedTag(key: string): boolean {
-  return key.startsWith(PROVIDER_TAG_PREFIX) || key.startsWith(AWS_TAG_PREFIX);
-}
 
 /** The key as read from KMS. A part left undefined could not be read (access denied). */
 export interface ObservedKey {

@@ -1,14 +1,13 @@
-// check(): every rule names the property and what is allowed, and runs before any KMS call.
-import { CheckFailure } from "@pulumi/pulumi/dynamic";
-import { INPUT_NAMES } from "./inputs";
+// The rules check() applies, shared by the resources' schemas: each names the property and what is allowed, and runs
+// before any KMS call.
 import { parseKeyArn } from "./keyAddress";
-import { PROVIDER_TAG_PREFIX } from "./plan";
+import { input, show, UNKNOWN } from "./schema";
+import { PROVIDER_TAG_PREFIX } from "./tags";
 
-/** The value Pulumi passes for an input not yet known during preview. */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+export { show, UNKNOWN };
 
 /** Key usages allowed for each key spec, as KMS enforces them. */
-const USAGES_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
+export const USAGES_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
   SYMMETRIC_DEFAULT: ["ENCRYPT_DECRYPT"],
   RSA_2048: ["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
   RSA_3072: ["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
@@ -30,8 +29,8 @@ const USAGES_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
   ML_KEM_768: ["ENCAPSULATE_DECAPSULATE"],
   ML_KEM_1024: ["ENCAPSULATE_DECAPSULATE"],
 };
-const KEY_SPECS = Object.keys(USAGES_BY_SPEC);
-const KEY_USAGES = [
+export const KEY_SPECS = Object.keys(USAGES_BY_SPEC);
+export const KEY_USAGES = [
   "ENCRYPT_DECRYPT",
   "SIGN_VERIFY",
   "GENERATE_VERIFY_MAC",
@@ -45,161 +44,66 @@ export const LIMITS = {
   tagCount: 50,
   tagKeyLength: 128,
   tagValueLength: 256,
-  deletionWindowInDays: { min: 7, max: 30 },
-  rotationPeriodInDays: { min: 90, max: 2560 },
+  deletionWindowInDays: { min: 7, max: 30, unit: "days" },
+  rotationPeriodInDays: { min: 90, max: 2560, unit: "days" },
 } as const;
 
-/** Properties check() adds or the engine passes along, besides the declared inputs. */
-const PASSED_THROUGH = ["__provider", "keyState", "keyStateIgnored"];
+/** Where to reach KMS: the same three inputs on every resource, never credentials. */
+export const ENDPOINT_INPUTS = {
+  region: input({
+    type: "string",
+    doc: "The AWS Region; default from AWS_REGION or the AWS profile",
+    defaultDoc: "the environment's",
+    stateOnly: true,
+    validate: (region) =>
+      /^[a-z0-9]+(-[a-z0-9]+)*$/.test(region) && region.length <= 64
+        ? undefined
+        : `region must be a region name of lowercase letters, digits and dashes, such as us-east-1; got ${show(region)}`,
+  }),
+  endpoint: input({
+    type: "string",
+    doc: "A KMS-compatible endpoint URL; default from AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, or AWS",
+    defaultDoc: "AWS's",
+    stateOnly: true,
+    // An endpoint may carry credentials: its rule checks the type without echoing it, and a failure names no property.
+    typeCheckedByRule: true,
+    hideValue: mayHoldCredentials,
+    validate: (endpoint, inputs) => endpointProblem(endpoint, inputs.allowInsecureEndpoint === true),
+  }),
+  allowInsecureEndpoint: input({
+    type: "boolean",
+    doc: "Accept a plain-http endpoint that is not on loopback",
+    defaultDoc: "false",
+    stateOnly: true,
+  }),
+} as const;
 
-export function validateInputs(news: Record<string, unknown>): CheckFailure[] {
-  const failures: CheckFailure[] = [];
-  const fail = (property: string, reason: string) => failures.push({ property, reason });
-  const known = (name: string) => news[name] !== undefined && news[name] !== null && news[name] !== UNKNOWN;
-
-  for (const name of Object.keys(news)) {
-    if (!(INPUT_NAMES as readonly string[]).includes(name) && !PASSED_THROUGH.includes(name)) {
-      fail(name, `${name} is not an input of KmsKey; the inputs are: ${INPUT_NAMES.join(", ")}`);
-    }
-  }
-
-  for (const name of [
-    "enabled",
-    "enableKeyRotation",
-    "multiRegion",
-    "bypassPolicyLockoutSafetyCheck",
-    "allowInsecureEndpoint",
-  ]) {
-    if (known(name) && typeof news[name] !== "boolean")
-      fail(name, `${name} must be true or false; got ${show(news[name])}`);
-  }
-
-  if (known("description")) {
-    const description = news.description;
-    if (typeof description !== "string") fail("description", `description must be a string; got ${show(description)}`);
-    else if (description.length > LIMITS.descriptionLength) {
-      fail(
-        "description",
-        `description must be at most ${LIMITS.descriptionLength} characters; got ${description.length}`,
-      );
-    }
-  }
-
-  const usage = known("keyUsage") ? news.keyUsage : undefined;
-  const spec = known("keySpec") ? news.keySpec : undefined;
-  if (usage !== undefined && (typeof usage !== "string" || !KEY_USAGES.includes(usage))) {
-    fail("keyUsage", `keyUsage must be one of ${KEY_USAGES.join(", ")}; got ${show(usage)}`);
-  }
-  if (spec !== undefined && (typeof spec !== "string" || !KEY_SPECS.includes(spec))) {
-    fail("keySpec", `keySpec must be one of ${KEY_SPECS.join(", ")}; got ${show(spec)}`);
-  }
-  const specOk = spec === undefined || (typeof spec === "string" && KEY_SPECS.includes(spec));
-  const usageOk = usage === undefined || (typeof usage === "string" && KEY_USAGES.includes(usage));
-  if (specOk && usageOk && news.keyUsage !== UNKNOWN && news.keySpec !== UNKNOWN) {
-    const effectiveSpec = (spec as string | undefined) ?? "SYMMETRIC_DEFAULT";
-    const effectiveUsage = (usage as string | undefined) ?? "ENCRYPT_DECRYPT";
-    const allowed = USAGES_BY_SPEC[effectiveSpec];
-    if (!allowed.includes(effectiveUsage)) {
-      fail(
-        "keyUsage",
-        `keyUsage ${effectiveUsage} is not allowed with keySpec ${effectiveSpec}; KMS allows ${allowed.join(" or ")} for that spec` +
-          (usage === undefined ? " (keyUsage defaults to ENCRYPT_DECRYPT)" : ""),
-      );
-    }
-  }
-
-  if (known("policy")) validatePolicy(news.policy, fail);
-  if (known("tags")) validateTags(news.tags, fail);
-
-  const daysProblem = (name: "deletionWindowInDays" | "rotationPeriodInDays") => {
-    const { min, max } = LIMITS[name];
-    if (isWholeNumberIn(news[name], min, max)) return undefined;
-    return `${name} must be a whole number of days from ${min} to ${max}; got ${show(news[name])}`;
-  };
-  const windowProblem = known("deletionWindowInDays") ? daysProblem("deletionWindowInDays") : undefined;
-  if (windowProblem) fail("deletionWindowInDays", windowProblem);
-
-  if (known("rotationPeriodInDays")) {
-    const periodProblem = daysProblem("rotationPeriodInDays");
-    if (periodProblem) {
-      fail("rotationPeriodInDays", periodProblem);
-    } else if (news.enableKeyRotation !== true && news.enableKeyRotation !== UNKNOWN) {
-      fail(
-        "rotationPeriodInDays",
-        "rotationPeriodInDays applies only with enableKeyRotation: true; set enableKeyRotation: true or remove rotationPeriodInDays",
-      );
-    }
-  }
-  if (news.enableKeyRotation === true && specOk && spec !== undefined && spec !== "SYMMETRIC_DEFAULT") {
-    fail(
-      "enableKeyRotation",
-      `enableKeyRotation: true needs keySpec SYMMETRIC_DEFAULT; KMS does not rotate ${String(spec)} keys`,
-    );
-  }
-
-  if (known("region")) {
-    const region = news.region;
-    if (typeof region !== "string" || !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(region) || region.length > 64) {
-      fail(
-        "region",
-        `region must be a region name of lowercase letters, digits and dashes, such as us-east-1; got ${show(region)}`,
-      );
-    }
-  }
-  if (known("importKeyId")) {
-    const reference = typeof news.importKeyId === "string" ? parseKeyReference(news.importKeyId) : undefined;
-    if (!reference || "error" in reference) {
-      fail(
-        "importKeyId",
-        `importKeyId (the import option) must name an existing key: ${reference?.error ?? `got ${show(news.importKeyId)}`}`,
-      );
-    }
-    // A key's Region is its ARN's: a declared Region that disagrees would later plan the imported key's replacement.
-    const keyRegion = parseKeyArn(news.importKeyId)?.region;
-    if (keyRegion && known("region") && news.region !== keyRegion) {
-      fail(
-        "region",
-        `region is ${show(news.region)} but the import option names a key in ${show(keyRegion)} (${show(news.importKeyId)}); ` +
-          `declare region: ${show(keyRegion)} or leave region out (a key ARN says where the key is)`,
-      );
-    }
-  }
-  if (known("endpoint")) {
-    const reason = endpointProblem(news.endpoint, news.allowInsecureEndpoint === true);
-    // The engine prints the value of a named property: not when it holds credentials.
-    if (reason) fail(mayHoldCredentials(news.endpoint) ? "" : "endpoint", reason);
-  }
-  return failures;
-}
-
-function validatePolicy(policy: unknown, fail: (property: string, reason: string) => void): void {
+/** Why a policy is refused, or undefined. */
+export function policyProblem(policy: unknown): string | undefined {
   if (typeof policy !== "string") {
-    fail("policy", `policy must be a JSON document given as a string (use JSON.stringify); got ${show(policy)}`);
-    return;
+    return `policy must be a JSON document given as a string (use JSON.stringify); got ${show(policy)}`;
   }
   const bytes = Buffer.byteLength(policy, "utf8");
-  if (bytes > LIMITS.policyBytes) {
-    fail("policy", `policy must be at most ${LIMITS.policyBytes} bytes (32 KB); got ${bytes}`);
-    return;
-  }
+  if (bytes > LIMITS.policyBytes) return `policy must be at most ${LIMITS.policyBytes} bytes (32 KB); got ${bytes}`;
   let parsed: unknown;
   try {
     parsed = JSON.parse(policy);
   } catch (err) {
-    fail("policy", `policy must be a JSON object; it does not parse: ${(err as Error).message}`);
-    return;
+    return `policy must be a JSON object; it does not parse: ${(err as Error).message}`;
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    fail("policy", 'policy must be a JSON object, such as {"Version":"2012-10-17","Statement":[...]}');
-  } else if (!("Statement" in parsed)) {
-    fail("policy", "policy must have a Statement list, as every KMS key policy does");
+    return 'policy must be a JSON object, such as {"Version":"2012-10-17","Statement":[...]}';
   }
+  if (!("Statement" in parsed)) return "policy must have a Statement list, as every KMS key policy does";
+  return undefined;
 }
 
-function validateTags(tags: unknown, fail: (property: string, reason: string) => void): void {
+/** Why declared tags are refused: one reason per tag at fault. */
+export function tagProblems(tags: unknown): string[] {
+  const problems: string[] = [];
+  const fail = (_property: string, reason: string) => problems.push(reason);
   if (tags === null || typeof tags !== "object" || Array.isArray(tags)) {
-    fail("tags", `tags must be a map of tag keys to string values; got ${show(tags)}`);
-    return;
+    return [`tags must be a map of tag keys to string values; got ${show(tags)}`];
   }
   const entries = Object.entries(tags as Record<string, unknown>);
   if (entries.length > LIMITS.tagCount) {
@@ -225,6 +129,7 @@ function validateTags(tags: unknown, fail: (property: string, reason: string) =>
       );
     }
   }
+  return problems;
 }
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
@@ -284,20 +189,5 @@ function mayHoldCredentials(endpoint: unknown): boolean {
     return (JSON.stringify(endpoint) ?? "").includes("@");
   } catch {
     return true;
-  }
-}
-
-function isWholeNumberIn(value: unknown, min: number, max: number): boolean {
-  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
-}
-
-function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  if (value === undefined) return "nothing";
-  try {
-    const text = JSON.stringify(value);
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-  } catch {
-    return String(value);
   }
 }

@@ -27,7 +27,8 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { canonicalJson } from "../json";
 import { Connection, DesiredKey } from "../inputs";
-import { isPendingDeletion, isReservedTag, KeyAction, ObservedKey, OWNER_TAG, STATE_AFTER_CANCEL } from "../plan";
+import { isPendingDeletion, KeyAction, ObservedKey, STATE_AFTER_CANCEL } from "../plan";
+import { OWNER_TAG, userTags } from "../tags";
 import type { ProviderSession } from "../session";
 import { errorName, explain, isAccessDenied, isInvalidState, isNotFound, neverSent } from "./errors";
 
@@ -185,11 +186,6 @@ export async function readOwnerTag(client: KMSClient, keyId: string): Promise<st
     if (isAccessDenied(err)) return undefined;
     throw explain(err, { operation: "ListResourceTags", keyId });
   }
-}
-
-/** Tags without the ones this provider keeps for itself and the ones AWS reserves (aws:...). */
-export function userTags(tags: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(tags).filter(([key]) => !isReservedTag(key)));
 }
 
 /**

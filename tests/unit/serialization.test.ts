@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { KmsKeyProvider } from "../../sdk";
-import { installedAtTop } from "../../sdk/kmsKey";
+import { installedAtTop } from "../../sdk/providerModule";
 import { FAKE_CREDENTIALS, useFakeCredentials } from "../../testing/credentials";
 
 describe("the serialized provider", () => {
