@@ -10,16 +10,16 @@ import { KeyNotFoundError } from "./kms/errors";
 import { createKey, markOwner, observedFrom, observeRotation, readKey, readOwnerTag, runAction } from "./kms/gateway";
 import { confirmGone, describeTracked, lookUpKey, observeKey } from "./locate";
 import {
-  afterCancel,
   FULL_SCOPE,
   isPendingDeletion,
-  KeyAction,
   KeyPart,
+  KeyStep,
+  MAX_STEPS,
+  nextStep,
   ObservedKey,
-  Plan,
-  planAfterCreate,
   planDelete,
-  planUpdate,
+  StepAnswer,
+  transition,
   UpdateScope,
 } from "./plan";
 import { ProviderSession } from "./session";
@@ -55,18 +55,21 @@ export class KeyProvider implements dynamic.ResourceProvider {
     const desired = desiredKey(declared);
     const connection = connectionOf(declared);
     const metadata = await createKey(this.session, connection, desired);
-    let observed = observedFrom(metadata, {
+    // CreateKey carries description, usage, spec, policy, tags and multi-Region; the steps after it do the rest.
+    const created = observedFrom(metadata, {
       policy: desired.policy,
       rotation: { enabled: false },
       tags: desired.tags,
     });
-    const actions = planAfterCreate(desired);
+    let observed: ObservedKey;
+    let refusal: string | undefined;
     try {
-      observed = await runPlan(this.session, connection, observed, { actions });
+      ({ observed, refusal } = await reconcile(this.session, connection, desired, created, FULL_SCOPE));
     } catch (err) {
       // The key exists: hand it to the engine with the error so it stays tracked.
-      throw await partialFailure(this.session, err, inputs, observed);
+      throw await partialFailure(this.session, err, inputs, created);
     }
+    if (refusal) throw await partialFailure(this.session, new Error(refusal), inputs, observed);
     return { id: observed.keyId, outs: outputsOf(inputs, observed) };
   }
 
@@ -254,9 +257,9 @@ async function reconcileTracked(
   const declared = inputs as KeyInputs;
   const connection = address.connection;
   let after: ObservedKey;
-  let plan: Plan;
+  let refusal: string | undefined;
   try {
-    ({ observed: after, plan } = await reconcile(session, connection, desiredKey(declared), observed, scope));
+    ({ observed: after, refusal } = await reconcile(session, connection, desiredKey(declared), observed, scope));
   } catch (err) {
     // By ID, a key of another account is "not found": say where the key and the run are instead.
     const failure =
@@ -268,94 +271,50 @@ async function reconcileTracked(
         : err;
     throw await partialFailure(session, failure, inputs, undefined, observed.arn || observed.keyId, connection);
   }
-  if (plan.refusal) throw await partialFailure(session, new Error(plan.refusal), inputs, after);
+  if (refusal) throw await partialFailure(session, new Error(refusal), inputs, after);
   return after;
 }
 
 /**
- * Runs the update plan. After a cancel it assumes what KMS usually leaves (Disabled) and goes on; only when a call
- * then finds another state (PendingImport: the imported key material is gone) does it plan the rest again.
+ * Brings the key to the declaration one step at a time: the planner names the next call from the key as it is, the
+ * call is made, and its answer moves the key on (transition). After a cancel the planner assumes what KMS usually
+ * leaves (Disabled); when a call then finds another state (PendingImport: the imported key material is gone), the
+ * rest is planned from that state.
  */
 async function reconcile(
   session: ProviderSession,
-  connection: ReturnType<typeof connectionOf>,
+  connection: Connection,
   desired: ReturnType<typeof desiredKey>,
   observed: ObservedKey,
   scope: UpdateScope,
-): Promise<{ observed: ObservedKey; plan: Plan }> {
-  let plan = planUpdate(desired, observed, scope);
-  if (plan.actions[0]?.kind !== "cancelDeletion") {
-    return { observed: await runPlan(session, connection, observed, plan), plan };
-  }
-  let cancelled = await runPlan(session, connection, observed, { actions: [plan.actions[0]] });
-  scope = afterCancel(scope);
-  if (
-    scope.changed.has("rotation") &&
-    cancelled.enableKeyRotation === undefined &&
-    !cancelled.unreadable.includes("rotation")
-  ) {
-    // KMS hides the rotation status of a key pending deletion and restores it on cancel: read it now.
-    const rotation = await observeRotation(session.client(connection), cancelled.keyId);
-    if (rotation) {
-      cancelled = { ...cancelled, enableKeyRotation: rotation.enabled, rotationPeriodInDays: rotation.periodInDays };
-    }
-  }
-  plan = planUpdate(desired, cancelled, scope);
-  try {
-    return { observed: await runPlan(session, connection, cancelled, plan), plan };
-  } catch (err) {
-    const state = (err as { currentState?: string }).currentState;
-    if (state === undefined || state === cancelled.keyState) throw err;
-    // KMS left the key in another state than expected: plan the rest from there.
-    const actual = { ...cancelled, keyState: state };
-    plan = planUpdate(desired, actual, scope);
-    return { observed: await runPlan(session, connection, actual, plan), plan };
-  }
-}
-
-/** Makes the calls in order and returns the key as they leave it. */
-async function runPlan(
-  session: ProviderSession,
-  connection: ReturnType<typeof connectionOf>,
-  observed: ObservedKey,
-  plan: Pick<Plan, "actions">,
-): Promise<ObservedKey> {
+): Promise<{ observed: ObservedKey; refusal?: string }> {
   const client = session.client(connection);
-  let key = observed;
-  for (const action of plan.actions) {
-    const state = await runAction(client, key.keyId, action);
-    key = applied(key, action, state);
+  let state = { observed, scope };
+  let cancelled = false;
+  for (let steps = 0; steps < MAX_STEPS; steps++) {
+    const { step, refusal } = nextStep(desired, state.observed, state.scope);
+    if (!step) return { observed: state.observed, refusal };
+    let answer: StepAnswer;
+    try {
+      answer = await runStep(client, state.observed.keyId, step);
+    } catch (err) {
+      const found = (err as { currentState?: string }).currentState;
+      if (!cancelled || found === undefined || found === state.observed.keyState) throw err;
+      // KMS left the key in another state than a cancel usually does: plan the rest from there, once.
+      cancelled = false;
+      state = { ...state, observed: { ...state.observed, keyState: found } };
+      continue;
+    }
+    if (step.kind === "cancelDeletion") cancelled = true;
+    state = transition(state.observed, state.scope, step, answer);
   }
-  return key;
+  throw new Error(`the planner did not settle after ${MAX_STEPS} steps (a bug in pulumi-kms-key)`);
 }
 
-/** The key as a successful call leaves it. */
-function applied(key: ObservedKey, action: KeyAction, state: string | undefined): ObservedKey {
-  const next: ObservedKey = { ...key, keyState: state ?? key.keyState };
-  if (!isPendingDeletion(next.keyState)) next.deletionDate = undefined;
-  switch (action.kind) {
-    case "updateDescription":
-      next.description = action.description;
-      break;
-    case "putPolicy":
-      next.policy = action.policy;
-      break;
-    case "enableRotation":
-      next.enableKeyRotation = true;
-      next.rotationPeriodInDays = action.rotationPeriodInDays;
-      break;
-    case "disableRotation":
-      next.enableKeyRotation = false;
-      next.rotationPeriodInDays = undefined;
-      break;
-    case "tag":
-      next.tags = { ...(key.tags ?? {}), ...action.tags };
-      break;
-    case "untag":
-      next.tags = Object.fromEntries(Object.entries(key.tags ?? {}).filter(([k]) => !action.tagKeys.includes(k)));
-      break;
-  }
-  return next;
+/** Makes one step's call and returns what the planner needs of its answer. */
+async function runStep(client: KMSClient, keyId: string, step: KeyStep): Promise<StepAnswer> {
+  if (step.kind === "readRotation") return { rotation: await observeRotation(client, keyId) };
+  return { keyState: await runAction(client, keyId, step) };
 }
 
 /** An error that carries the key's id and properties, so the engine keeps tracking a key that exists. */

@@ -62,6 +62,24 @@ export type KeyAction =
   | { kind: "disable" }
   | { kind: "scheduleDeletion"; pendingWindowInDays: number };
 
+/** A read the planner may ask for between calls: KMS hides a key's rotation while it is pending deletion. */
+export type KeyRead = { kind: "readRotation" };
+export type KeyStep = KeyAction | KeyRead;
+
+/** What a call answered, as far as the planner needs it. */
+export interface StepAnswer {
+  /** The key state the call leaves, when it changes it. */
+  keyState?: string;
+  /** readRotation: the rotation status; undefined when access to it is denied. */
+  rotation?: { enabled: boolean; periodInDays?: number };
+}
+
+/** The next step toward the declaration, or none: then a refusal says why the declaration can't be reached. */
+export interface Step {
+  step?: KeyStep;
+  refusal?: string;
+}
+
 export interface Plan {
   actions: KeyAction[];
   /** Set when the declared state can't be reached from this key state: said in plain words after the actions run. */
@@ -139,6 +157,104 @@ export function planUpdate(desired: DesiredKey, observed: ObservedKey, scope: Up
 export function afterCancel(scope: UpdateScope): UpdateScope {
   return { ...scope, changed: new Set([...scope.changed, "enabled"]) };
 }
+
+/**
+ * The one call to make next, from the key as it is now: the provider calls this once per step, applies `transition`
+ * to what the call answered, and asks again, until nothing is left (a refusal then says what stopped it).
+ */
+export function nextStep(desired: DesiredKey, observed: ObservedKey, scope: UpdateScope = FULL_SCOPE): Step {
+  if (rotationHidden(observed, scope)) return { step: { kind: "readRotation" } };
+  const plan = planUpdate(desired, observed, scope);
+  return plan.actions.length > 0 ? { step: plan.actions[0] } : { refusal: plan.refusal };
+}
+
+/** KMS hid the rotation status while the key was pending deletion, and restores it on cancel: read it before rotating. */
+function rotationHidden(observed: ObservedKey, scope: UpdateScope): boolean {
+  return (
+    scope.changed.has("rotation") &&
+    !isPendingDeletion(observed.keyState) &&
+    observed.enableKeyRotation === undefined &&
+    !observed.unreadable.includes("rotation")
+  );
+}
+
+/** The key, and the scope of what is left to change, as a successful step leaves them. */
+export function transition(
+  key: ObservedKey,
+  scope: UpdateScope,
+  step: KeyStep,
+  answer: StepAnswer = {},
+): { observed: ObservedKey; scope: UpdateScope } {
+  const next: ObservedKey = { ...key, keyState: answer.keyState ?? key.keyState };
+  if (!isPendingDeletion(next.keyState)) next.deletionDate = undefined;
+  switch (step.kind) {
+    case "cancelDeletion":
+      // The key was usable before someone scheduled its deletion: its state is in scope from here on.
+      return { observed: next, scope: afterCancel(scope) };
+    case "readRotation":
+      if (answer.rotation) {
+        next.enableKeyRotation = answer.rotation.enabled;
+        next.rotationPeriodInDays = answer.rotation.enabled ? answer.rotation.periodInDays : undefined;
+      } else {
+        next.unreadable = [...key.unreadable, "rotation"];
+      }
+      break;
+    case "updateDescription":
+      next.description = step.description;
+      break;
+    case "putPolicy":
+      next.policy = step.policy;
+      break;
+    case "enableRotation":
+      next.enableKeyRotation = true;
+      next.rotationPeriodInDays = step.rotationPeriodInDays;
+      break;
+    case "disableRotation":
+      next.enableKeyRotation = false;
+      next.rotationPeriodInDays = undefined;
+      break;
+    case "tag":
+      next.tags = { ...(key.tags ?? {}), ...step.tags };
+      break;
+    case "untag":
+      next.tags = Object.fromEntries(Object.entries(key.tags ?? {}).filter(([k]) => !step.tagKeys.includes(k)));
+      break;
+  }
+  return { observed: next, scope };
+}
+
+/** What KMS answers a step when all goes as usual: the planner's own expectation (previews and tests use it). */
+export function expectedAnswer(step: KeyStep): StepAnswer {
+  switch (step.kind) {
+    case "cancelDeletion":
+      return { keyState: STATE_AFTER_CANCEL };
+    case "enable":
+      return { keyState: "Enabled" };
+    case "disable":
+      return { keyState: "Disabled" };
+    case "scheduleDeletion":
+      return { keyState: "PendingDeletion" };
+    default:
+      return {};
+  }
+}
+
+/** Every step from here when each call answers as usual: nextStep and transition run to the end. */
+export function planSteps(desired: DesiredKey, observed: ObservedKey, scope: UpdateScope = FULL_SCOPE): Plan {
+  const actions: KeyAction[] = [];
+  let state = { observed, scope };
+  for (let steps = 0; steps < MAX_STEPS; steps++) {
+    const next = nextStep(desired, state.observed, state.scope);
+    if (!next.step) return { actions, refusal: next.refusal };
+    if (next.step.kind !== "readRotation") actions.push(next.step);
+    const answer = next.step.kind === "readRotation" ? {} : expectedAnswer(next.step);
+    state = transition(state.observed, state.scope, next.step, answer);
+  }
+  throw new Error(`the planner did not settle after ${MAX_STEPS} steps (a bug in pulumi-kms-key)`);
+}
+
+/** More steps than any declaration needs (each part changes once): past it, the planner has a bug. */
+export const MAX_STEPS = 16;
 
 function managesState(scope: UpdateScope): boolean {
   return scope.keyStateManaged && scope.changed.has("enabled");
@@ -272,16 +388,6 @@ function rotationUnsupportedReason(observed: ObservedKey, name: string): string 
   return observed.keySpec !== "SYMMETRIC_DEFAULT"
     ? `${name} has key spec ${observed.keySpec}; KMS rotates only SYMMETRIC_DEFAULT keys: set enableKeyRotation: false.`
     : `${name} has origin ${observed.origin}; KMS rotates only keys whose material it generated (origin AWS_KMS): set enableKeyRotation: false.`;
-}
-
-/** The calls that follow CreateKey, which already carries description, usage, spec, policy, tags and multi-Region. */
-export function planAfterCreate(desired: DesiredKey): KeyAction[] {
-  const actions: KeyAction[] = [];
-  if (desired.enableKeyRotation) {
-    actions.push({ kind: "enableRotation", rotationPeriodInDays: desired.rotationPeriodInDays });
-  }
-  if (!desired.enabled) actions.push({ kind: "disable" });
-  return actions;
 }
 
 /** delete: a key already pending deletion, or gone, needs nothing. */

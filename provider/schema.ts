@@ -28,6 +28,10 @@ export interface InputProperty<T extends PropertyType = PropertyType> {
   default?: PropertyTypes[T] | ((inputs: Props) => PropertyTypes[T] | undefined);
   /** How the default reads in the README, when it is not the value itself. */
   defaultDoc?: string;
+  /** What is allowed, in the README's words, when the rule says more than oneOf/range/maxLength. */
+  allowedDoc?: string;
+  /** What a change does, in the README's words, when it is more than update or replace. */
+  onChangeDoc?: string;
   /** Changing it makes a new resource: KMS can't change it in place. */
   replaceOnChange?: boolean;
   /** Only this provider knows it (KMS can't report it): kept from the state on refresh, never drift. */
@@ -278,29 +282,55 @@ export function show(value: unknown): string {
 
 // ---- What the README derives: one table per resource, inputs then outputs.
 
-/** The Markdown tables of a resource's inputs and outputs, as the README shows them. */
+/** The Markdown tables of a resource's inputs and outputs, as the README shows them (npm run docs writes them). */
 export function markdownTables(schema: ResourceSchema): string {
   const cell = (text: string) => text.replace(/\|/g, "\\|");
-  const rows = Object.entries(schema.inputs)
-    .filter(([, p]) => !p.option)
-    .map(([name, p]) => {
-      const rules = [p.replaceOnChange ? "changing it replaces" : "", p.stateOnly ? "kept in state only" : ""].filter(
-        Boolean,
-      );
-      const shownDefault =
-        p.defaultDoc ?? (p.default === undefined || typeof p.default === "function" ? "" : JSON.stringify(p.default));
-      return `| \`${name}\` | ${p.type} | ${cell(shownDefault)} | ${cell([p.doc, ...rules].join("; "))} |`;
-    });
+  const code = (value: unknown) =>
+    "`" + (typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value)) + "`";
+  const inputs = Object.entries(schema.inputs).map(([name, p]) => {
+    const shownDefault =
+      p.defaultDoc ?? (p.default === undefined || typeof p.default === "function" ? "none" : code(p.default));
+    const allowed =
+      p.allowedDoc ??
+      (p.oneOf
+        ? p.oneOf.length > 6
+          ? `${p.oneOf.slice(0, 5).join(", ")}, ...`
+          : p.oneOf.join(", ")
+        : p.range
+          ? `${p.range.min}–${p.range.max}`
+          : p.maxLength !== undefined
+            ? `up to ${p.maxLength} characters`
+            : p.type);
+    const onChange =
+      p.onChangeDoc ?? (p.replaceOnChange ? "**replace**" : p.stateOnly ? "update (state only)" : "update");
+    return `| \`${name}\` | ${cell(p.doc)} | ${cell(shownDefault)} | ${cell(allowed)} | ${cell(onChange)} |`;
+  });
   const outputs = Object.entries(schema.outputs)
     .filter(([, p]) => !p.internal)
-    .map(([name, p]) => `| \`${name}\` | ${p.type} | ${cell(p.doc)} |`);
+    .map(([name, p]) => `| \`${name}\` | ${cell(p.doc)} |`);
   return [
-    "| Input | Type | Default | Notes |",
-    "| --- | --- | --- | --- |",
-    ...rows,
+    "| input | what it is | default | allowed | on change |",
+    "| --- | --- | --- | --- | --- |",
+    ...inputs,
     "",
-    "| Output (besides the inputs) | Type | Notes |",
-    "| --- | --- | --- |",
+    "| output | what it is |",
+    "| --- | --- |",
     ...outputs,
   ].join("\n");
+}
+
+/** The tables' text without the padding a formatter adds: what two tables are compared by. */
+export function tableText(markdown: string): string {
+  return markdown
+    .split("\n")
+    .map((line) =>
+      line.startsWith("|")
+        ? line
+            .split(/(?<!\\)\|/)
+            .map((c) => c.trim().replace(/^-{3,}$/, "---"))
+            .join("|")
+        : line.trim(),
+    )
+    .join("\n")
+    .trim();
 }

@@ -52,8 +52,10 @@ export const LIMITS = {
 export const ENDPOINT_INPUTS = {
   region: input({
     type: "string",
-    doc: "The AWS Region; default from AWS_REGION or the AWS profile",
-    defaultDoc: "the environment's",
+    doc: "The AWS Region",
+    defaultDoc: "from the environment",
+    allowedDoc: "a Region name such as `us-east-1`",
+    onChangeDoc: "**replace** when it names another Region than the key's",
     stateOnly: true,
     validate: (region) =>
       /^[a-z0-9]+(-[a-z0-9]+)*$/.test(region) && region.length <= 64
@@ -62,8 +64,9 @@ export const ENDPOINT_INPUTS = {
   }),
   endpoint: input({
     type: "string",
-    doc: "A KMS-compatible endpoint URL; default from AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, or AWS",
-    defaultDoc: "AWS's",
+    doc: "A KMS-compatible endpoint",
+    defaultDoc: "from the environment",
+    allowedDoc: "an `https://` URL of scheme, host and port only; `http://` only to loopback",
     stateOnly: true,
     // An endpoint may carry credentials: its rule checks the type without echoing it, and a failure names no property.
     typeCheckedByRule: true,
@@ -72,8 +75,9 @@ export const ENDPOINT_INPUTS = {
   }),
   allowInsecureEndpoint: input({
     type: "boolean",
-    doc: "Accept a plain-http endpoint that is not on loopback",
-    defaultDoc: "false",
+    doc: "Accept plain http to another host",
+    defaultDoc: "`false`",
+    allowedDoc: "`true` accepts a plain-http endpoint on another host",
     stateOnly: true,
   }),
 } as const;

@@ -29,7 +29,8 @@ export const KEY_SCHEMA = defineSchema({
     }),
     keyUsage: input({
       type: "string",
-      doc: "What the key does: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT or ENCAPSULATE_DECAPSULATE",
+      allowedDoc: "one the spec allows (below)",
+      doc: "What the key does",
       default: "ENCRYPT_DECRYPT",
       oneOf: KEY_USAGES,
       replaceOnChange: true,
@@ -39,7 +40,8 @@ export const KEY_SCHEMA = defineSchema({
     }),
     keySpec: input({
       type: "string",
-      doc: "SYMMETRIC_DEFAULT, RSA_2048, ECC_NIST_P256, HMAC_256, ML_DSA_44, ...",
+      allowedDoc: "below",
+      doc: "The kind of key material",
       default: "SYMMETRIC_DEFAULT",
       oneOf: KEY_SPECS,
       replaceOnChange: true,
@@ -49,7 +51,10 @@ export const KEY_SCHEMA = defineSchema({
     }),
     policy: input({
       type: "string",
-      doc: "The key policy as a JSON string (up to 32 KB), compared as IAM compares policies; left out, the key keeps whatever policy it has",
+      defaultDoc: "not managed",
+      allowedDoc: "a JSON object as a string, up to 32 KB, with a `Statement`",
+      onChangeDoc: "update (compared as IAM compares policies)",
+      doc: "The key policy; left out, the key keeps whatever policy it has",
       typeCheckedByRule: true,
       validate: policyProblem,
       differs: (old, declared) => {
@@ -64,7 +69,9 @@ export const KEY_SCHEMA = defineSchema({
     }),
     tags: input({
       type: "tags",
-      doc: 'Up to 50 tags; keys may not start with "aws:". Tags not declared are removed, except AWS\'s own',
+      allowedDoc: "up to 50; keys 1–128 characters, not `aws:…` nor `pulumi-kms-key:…`; values up to 256",
+      onChangeDoc: "update (undeclared tags are removed)",
+      doc: "The key's tags",
       default: {},
       validate: tagProblems,
       // Tags AWS or this provider reserve are not the user's: never drift.
@@ -83,7 +90,8 @@ export const KEY_SCHEMA = defineSchema({
     }),
     enableKeyRotation: input({
       type: "boolean",
-      doc: "Yearly (or rotationPeriodInDays) automatic rotation; symmetric keys only",
+      allowedDoc: "boolean; `SYMMETRIC_DEFAULT` keys only",
+      doc: "Automatic rotation of the key material",
       default: false,
       kms: "GetKeyRotationStatus / EnableKeyRotation",
       part: "rotation",
@@ -91,9 +99,10 @@ export const KEY_SCHEMA = defineSchema({
     }),
     rotationPeriodInDays: input({
       type: "number",
-      doc: "Days between rotations; only with enableKeyRotation",
+      allowedDoc: "90–2560, only with `enableKeyRotation: true`",
+      doc: "Days between rotations",
       default: (inputs) => (inputs.enableKeyRotation === true ? 365 : undefined),
-      defaultDoc: "365 with rotation",
+      defaultDoc: "`365` with rotation",
       range: LIMITS.rotationPeriodInDays,
       validate: (_period, inputs) =>
         inputs.enableKeyRotation !== true && inputs.enableKeyRotation !== UNKNOWN
@@ -114,7 +123,8 @@ export const KEY_SCHEMA = defineSchema({
     }),
     deletionWindowInDays: input({
       type: "number",
-      doc: "Waiting period when the key is destroyed",
+      allowedDoc: "7–30: the waiting period `pulumi destroy` asks for",
+      doc: "Days KMS waits before deleting a destroyed key",
       default: 30,
       range: LIMITS.deletionWindowInDays,
       stateOnly: true,
@@ -122,15 +132,19 @@ export const KEY_SCHEMA = defineSchema({
     }),
     bypassPolicyLockoutSafetyCheck: input({
       type: "boolean",
-      doc: "Lets a policy lock out the caller; leave false unless you mean it",
-      defaultDoc: "false",
+      onChangeDoc: "update (state only; sent with the policy)",
+      doc: "Lets a policy lock out the caller",
+      defaultDoc: "`false`",
       stateOnly: true,
       kms: "BypassPolicyLockoutSafetyCheck",
     }),
     ...ENDPOINT_INPUTS,
     importKeyId: input({
       type: "string",
-      doc: "An existing key (ID or ARN) to adopt instead of creating one: what the `import` resource option becomes",
+      defaultDoc: "none",
+      allowedDoc: "a key ID or key ARN; set by the `import` resource option",
+      onChangeDoc: "adopts that key instead of creating one",
+      doc: "An existing key to adopt",
       option: true,
       validate: (reference) => {
         const parsed = parseKeyReference(reference);

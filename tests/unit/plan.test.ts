@@ -7,9 +7,11 @@ import {
   KeyPart,
   KeyState,
   ObservedKey,
-  planAfterCreate,
+  nextStep,
   planDelete,
+  planSteps,
   planUpdate,
+  transition,
   tagActions,
 } from "../../provider/plan";
 
@@ -90,12 +92,17 @@ describe("planner: every key state against every declared combination", () => {
 
   for (const [state, inputs, expected, refused] of table) {
     it(`${state} + ${JSON.stringify(inputs)} -> [${expected.join(", ")}]${refused ? " and a plain refusal" : ""}`, () => {
-      const plan = planUpdate(desiredKey(inputs), observed(state));
-      expect(kinds(plan.actions)).to.deep.equal(expected);
-      if (refused) {
-        expect(plan.refusal, "refusal").to.be.a("string").and.include("1234abcd-12ab-34cd-56ef-1234567890ab");
-      } else {
-        expect(plan.refusal, "refusal").to.equal(undefined);
+      // The whole plan, and the provider's way: one step at a time, each call's usual answer moving the key on.
+      for (const plan of [
+        planUpdate(desiredKey(inputs), observed(state)),
+        planSteps(desiredKey(inputs), observed(state)),
+      ]) {
+        expect(kinds(plan.actions)).to.deep.equal(expected);
+        if (refused) {
+          expect(plan.refusal, "refusal").to.be.a("string").and.include("1234abcd-12ab-34cd-56ef-1234567890ab");
+        } else {
+          expect(plan.refusal, "refusal").to.equal(undefined);
+        }
       }
     });
   }
@@ -208,15 +215,44 @@ describe("planner: tags", () => {
 });
 
 describe("planner: create and delete", () => {
-  it("after CreateKey: rotation, then disable when declared disabled", () => {
-    expect(kinds(planAfterCreate(desiredKey({})))).to.deep.equal([]);
-    expect(kinds(planAfterCreate(desiredKey({ enableKeyRotation: true, enabled: false })))).to.deep.equal([
+  it("after CreateKey (which carries description, policy and tags): rotation, then disable when declared disabled", () => {
+    const created = (inputs: KeyInputs) => {
+      const desired = desiredKey(inputs);
+      return planSteps(desired, observed("Enabled", { description: desired.description, tags: desired.tags }));
+    };
+    expect(kinds(created({}).actions)).to.deep.equal([]);
+    expect(kinds(created({ enableKeyRotation: true, enabled: false, description: "d" }).actions)).to.deep.equal([
       "enableRotation",
       "disable",
     ]);
-    expect(planAfterCreate(desiredKey({ enableKeyRotation: true }))).to.deep.equal([
+    expect(created({ enableKeyRotation: true }).actions).to.deep.equal([
       { kind: "enableRotation", rotationPeriodInDays: 365 },
     ]);
+  });
+
+  it("after a cancel, a rotation KMS hid while the key was pending deletion is read before it is changed", () => {
+    const desired = desiredKey({ enableKeyRotation: true });
+    const pending = observed("PendingDeletion", { enableKeyRotation: undefined });
+    const first = nextStep(desired, pending);
+    expect(first.step).to.deep.equal({ kind: "cancelDeletion" });
+    let state = transition(pending, { changed: new Set<KeyPart>(["rotation"]), keyStateManaged: true }, first.step!, {
+      keyState: "Disabled",
+    });
+    expect(state.scope.changed.has("enabled"), "the key's state is in scope after a cancel").to.equal(true);
+    // Read right after the cancel, as the key is then: the rest is planned from what KMS restored.
+    expect(nextStep(desired, state.observed, state.scope).step).to.deep.equal({ kind: "readRotation" });
+    state = transition(
+      state.observed,
+      state.scope,
+      { kind: "readRotation" },
+      { rotation: { enabled: true, periodInDays: 365 } },
+    );
+    expect(nextStep(desired, state.observed, state.scope).step).to.deep.equal({ kind: "enable" });
+    const enabled = transition(state.observed, state.scope, { kind: "enable" }, { keyState: "Enabled" });
+    expect(nextStep(desired, enabled.observed, enabled.scope)).to.deep.equal({ refusal: undefined });
+    // Access to the rotation status denied: what is declared is applied, and the status is reported unreadable.
+    const denied = transition(pending, state.scope, { kind: "readRotation" }, {});
+    expect(denied.observed.unreadable).to.include("rotation");
   });
 
   for (const state of KEY_STATES) {
@@ -410,14 +446,15 @@ describe("planner: an update changes only what the diff says changed", () => {
   ];
   for (const [name, state, parts, declared, changed, keyStateManaged, expected, refused] of rows) {
     it(`${name}: [${expected.join(", ")}]${refused ? " and a refusal" : ""}`, () => {
-      const plan = planUpdate(desiredKey(declared), observed(state, parts), {
-        changed: new Set(changed),
-        keyStateManaged,
-      });
-      expect(kinds(plan.actions)).to.deep.equal(expected);
-      if (refused)
-        expect(plan.refusal, "refusal").to.be.a("string").and.include("1234abcd-12ab-34cd-56ef-1234567890ab");
-      else expect(plan.refusal, "refusal").to.equal(undefined);
+      const scope = { changed: new Set(changed), keyStateManaged };
+      const whole = planUpdate(desiredKey(declared), observed(state, parts), scope);
+      const stepped = planSteps(desiredKey(declared), observed(state, parts), scope);
+      for (const plan of [whole, stepped]) {
+        expect(kinds(plan.actions)).to.deep.equal(expected);
+        if (refused)
+          expect(plan.refusal, "refusal").to.be.a("string").and.include("1234abcd-12ab-34cd-56ef-1234567890ab");
+        else expect(plan.refusal, "refusal").to.equal(undefined);
+      }
     });
   }
 

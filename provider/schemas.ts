@@ -1,0 +1,5 @@
+// Every resource's schema, for what derives from all of them (the README's tables, the drift command's view).
+import { KEY_SCHEMA } from "./key/schema";
+import type { ResourceSchema } from "./schema";
+
+export const RESOURCE_SCHEMAS: readonly ResourceSchema[] = [KEY_SCHEMA];
