@@ -1,24 +1,50 @@
-// Pure: which KmsKeys drifted, read from the engine events of a refreshed preview. No I/O here.
-// Drift has one definition, the provider's: a key drifted when the engine plans to change it (its diff, diffKey) and
-// the provider's own comparison (changesOf) names what differs. Nothing here compares attributes by other rules.
+// Pure: which of the package's resources drifted, read from the engine events of a refreshed preview. No I/O here.
+// Drift has one definition, the provider's: a resource drifted when the engine plans to change it (its diff) and the
+// provider's own comparison (each schema property's rule; changesOf for a key's state) names what differs. Nothing
+// here compares attributes by other rules.
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { KEY_SCHEMA } from "../provider/key/schema";
 import { changesOf } from "../provider/keyProvider";
-import { driftProperties } from "../provider/schema";
+import { driftProperties, propertyDiffers, ResourceSchema } from "../provider/schema";
 import { isPendingDeletion } from "../provider/plan";
 
 /** Type token of KmsKey resources in a stack. */
 export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
+
+/** How the drift command sees one of the package's resources: its schema says what can drift and how it compares. */
+interface DriftView {
+  /** The resource's name in the user's words (its SDK class). */
+  resource: string;
+  schema: ResourceSchema;
+  /** Whether the live key's state falls short of the declared one (keys only: aliases have none). */
+  stateDiffers?: (live: Props, declared: Props) => boolean;
+  /** What `up` does about a gone one. */
+  whenGone: string;
+}
+
+/** Every resource type the drift command reports, by type token. */
+const VIEWS: Readonly<Record<string, DriftView>> = {
+  [KMS_KEY_TYPE]: {
+    resource: "KmsKey",
+    schema: KEY_SCHEMA,
+    stateDiffers: (live, declared) => changesOf(live, declared).changed.has("enabled"),
+    whenGone: "create a new key: KMS no longer has this one, and data encrypted under it cannot be decrypted",
+  },
+};
+
+/** Whether the drift command reports resources of this type token. */
+export function reportsType(type: string | undefined): boolean {
+  return type !== undefined && type in VIEWS;
+}
 
 /** How a key drifted, most urgent first (the order of the report). */
 const DRIFT_KINDS = ["pending-deletion", "disabled", "attributes", "gone"] as const;
 type DriftKind = (typeof DRIFT_KINDS)[number];
 
 /**
- * The attributes a key can drift in, in the user's words: the schema's. "enabled" is only a key declared disabled
- * that is enabled: the other way round is the "disabled" kind.
+ * An attribute a resource can drift in, in the user's words: one of its schema's drift properties. "enabled" is only
+ * a key declared disabled that is enabled: the other way round is the "disabled" kind.
  */
-const DRIFT_ATTRIBUTES = driftProperties(KEY_SCHEMA);
 type DriftAttribute = string;
 
 /** The plan steps that change a key that exists: the engine's word that it differs from its declaration. */
@@ -28,9 +54,11 @@ const READ_OPS: readonly OpType[] = ["read", "read-replacement", "discard", "dis
 
 const DAY_MS = 24 * 60 * 60_000;
 
-/** One KmsKey whose live state differs from its declaration. */
+/** One resource (a key, a replica key, an alias) whose live state differs from its declaration. */
 export interface KeyDrift {
   urn: string;
+  /** KmsKey, KmsReplicaKey or KmsAlias. */
+  resource: string;
   /** The resource name in the program. */
   name: string;
   keyId?: string;
@@ -52,9 +80,11 @@ export interface KeyDrift {
 
 type Props = Record<string, unknown>;
 
-/** What the events say about one KmsKey. */
+/** What the events say about one resource. */
 export interface Observation {
   urn: string;
+  /** The resource's type token. */
+  type?: string;
   /** Outputs after the refresh; null when the refresh found the key gone. */
   live?: Props | null;
   /** The declaration (inputs of the program's registration, as the provider's check left them), from the plan step. */
@@ -77,8 +107,9 @@ export function observeKeys(events: Iterable<EngineEvent>): Map<string, Observat
   const refreshing = new Set<string>();
   for (const event of events) {
     const metadata: StepEventMetadata | undefined = event.resOutputsEvent?.metadata ?? event.resourcePreEvent?.metadata;
-    if (!metadata || metadata.type !== KMS_KEY_TYPE) continue;
+    if (!metadata || !reportsType(metadata.type)) continue;
     const observation = at(metadata.urn);
+    observation.type = metadata.type;
     if (READ_OPS.includes(metadata.op)) {
       observation.readOnly = true;
     } else if (event.resourcePreEvent && metadata.op === "refresh") {
@@ -112,7 +143,12 @@ function sortDrift<T extends KeyDrift>(drifted: T[]): T[] {
 }
 
 /** How one key drifted, if it did: the engine's plan says whether, the provider's comparison says what. */
-export function driftOf({ urn, live, declared, op, readOnly }: Observation, now: Date): KeyDrift | undefined {
+export function driftOf(
+  { urn, type = KMS_KEY_TYPE, live, declared, op, readOnly }: Observation,
+  now: Date,
+): KeyDrift | undefined {
+  const view = VIEWS[type];
+  if (!view) return undefined;
   // KmsKey.get reads a key the stack does not manage: it has no declaration to drift from.
   if (readOnly) return undefined;
   // A key the program no longer declares (or never deployed) is a program change, not drift.
@@ -122,11 +158,12 @@ export function driftOf({ urn, live, declared, op, readOnly }: Observation, now:
   if (live === null) {
     return {
       urn,
+      resource: view.resource,
       name,
       kind: "gone",
       attributes: [],
       declaredEnabled,
-      upWould: "create a new key: KMS no longer has this one, and data encrypted under it cannot be decrypted",
+      upWould: view.whenGone,
     };
   }
   // Declared but not deployed yet: nothing live to drift.
@@ -134,9 +171,9 @@ export function driftOf({ urn, live, declared, op, readOnly }: Observation, now:
   // The engine leaves the key as it is: whatever the outputs look like, the provider's diff found nothing to do.
   if (op === undefined || !CHANGING_OPS.includes(op)) return undefined;
   const keyState = text(live.keyState);
-  const stateDiffers = changesOf(live, declared).changed.has("enabled");
+  const stateDiffers = view.stateDiffers?.(live, declared) ?? false;
   const pending = stateDiffers && keyState !== undefined && isPendingDeletion(keyState);
-  const attributes = changedAttributes(live, declared);
+  const attributes = changedAttributes(view.schema, live, declared);
   if (stateDiffers && !pending && !declaredEnabled) attributes.push("enabled");
   const kind: DriftKind | undefined = pending
     ? "pending-deletion"
@@ -149,6 +186,7 @@ export function driftOf({ urn, live, declared, op, readOnly }: Observation, now:
   const deletionDate = pending ? text(live.deletionDate) : undefined;
   return {
     urn,
+    resource: view.resource,
     name,
     keyId: text(live.keyId),
     arn: text(live.arn),
@@ -158,19 +196,14 @@ export function driftOf({ urn, live, declared, op, readOnly }: Observation, now:
     daysLeft: deletionDate ? daysLeft(deletionDate, now) : undefined,
     attributes,
     declaredEnabled,
-    upWould: plannedActions({ kind, keyState, attributes, declaredEnabled }).join(", "),
+    upWould: plannedActions({ resource: view.resource, kind, keyState, attributes, declaredEnabled }).join(", "),
   };
 }
 
-/**
- * The declared attributes (other than the key's state) that the provider's comparison finds different. It compares
- * enableKeyRotation and rotationPeriodInDays as one part, rotation: each input is put to it alone to name the one.
- */
-function changedAttributes(live: Props, declared: Props): DriftAttribute[] {
-  return DRIFT_ATTRIBUTES.filter(
-    (attribute) =>
-      attribute !== "enabled" &&
-      changesOf({ [attribute]: live[attribute] }, { [attribute]: declared[attribute] }).changed.size > 0,
+/** The declared attributes (other than a key's state) that differ by the provider's own rule for each. */
+function changedAttributes(schema: ResourceSchema, live: Props, declared: Props): DriftAttribute[] {
+  return driftProperties(schema).filter(
+    (attribute) => attribute !== "enabled" && propertyDiffers(schema, attribute, live[attribute], declared[attribute]),
   );
 }
 
@@ -183,9 +216,9 @@ export function daysLeft(date: string, now: Date): number | undefined {
 
 /** The recovery steps of a drifted key, in the provider's order, in plain words. */
 export function plannedActions(
-  drift: Pick<KeyDrift, "kind" | "keyState" | "attributes" | "declaredEnabled">,
+  drift: Pick<KeyDrift, "resource" | "kind" | "keyState" | "attributes" | "declaredEnabled">,
 ): string[] {
-  if (drift.kind === "gone") return ["create a new key"];
+  if (drift.kind === "gone") return [drift.resource === "KmsAlias" ? "create the alias again" : "create a new key"];
   const actions: string[] = [];
   if (drift.kind === "pending-deletion") actions.push("cancel the deletion");
   // A cancelled key comes back Disabled; a declared-enabled key is then enabled.

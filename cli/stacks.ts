@@ -2,7 +2,7 @@
 // backend the user is logged into, the project's own program), and turns the engine's events into a report.
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { Cancellation, CancelledError } from "./cancel";
-import { driftOf, findDrift, KeyDrift, KMS_KEY_TYPE, nameOf, Observation, observeKeys, plannedActions } from "./drift";
+import { driftOf, findDrift, KeyDrift, nameOf, Observation, observeKeys, plannedActions, reportsType } from "./drift";
 
 /** What became of one drifted key in `recover`. */
 interface Recovery {
@@ -97,9 +97,9 @@ class EventLog {
       } else this.errors.push(message);
     }
     const started = event.resourcePreEvent?.metadata;
-    if (started?.type === KMS_KEY_TYPE && started.op === "refresh") this.refreshing.add(started.urn);
+    if (reportsType(started?.type) && started?.op === "refresh") this.refreshing.add(started.urn);
     const metadata = event.resOutputsEvent?.metadata;
-    if (metadata?.type !== KMS_KEY_TYPE) return;
+    if (!metadata || !reportsType(metadata.type)) return;
     if (this.refreshing.delete(metadata.urn) || metadata.op === "refresh") {
       this.context.progress(`${this.stack}: read ${nameOf(metadata.urn)}${metadata.op === "delete" ? " (gone)" : ""}`);
     } else if (this.applying) {
@@ -343,7 +343,7 @@ function cancelledRecovery(
   const updated = new Map<string, EngineEvent>();
   for (const event of update.events) {
     const metadata = event.resOutputsEvent?.metadata;
-    if (metadata?.type === KMS_KEY_TYPE && metadata.new?.outputs) updated.set(metadata.urn, event);
+    if (reportsType(metadata?.type) && metadata?.new?.outputs) updated.set(metadata.urn, event);
   }
   for (const key of targets) {
     if (key.recovery) continue;
@@ -351,7 +351,7 @@ function cancelledRecovery(
     const error = update.resourceErrors.get(key.urn);
     if (metadata?.new) {
       const left = driftOf(
-        { urn: key.urn, live: metadata.new.outputs, declared: metadata.new.inputs, op: "update" },
+        { urn: key.urn, type: metadata.type, live: metadata.new.outputs, declared: metadata.new.inputs, op: "update" },
         now,
       );
       const keyState = typeof metadata.new.outputs.keyState === "string" ? metadata.new.outputs.keyState : undefined;
