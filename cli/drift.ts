@@ -8,8 +8,10 @@ import { changesOf } from "../provider/keyProvider";
 import { driftProperties, propertyDiffers, ResourceSchema } from "../provider/schema";
 import { isPendingDeletion } from "../provider/plan";
 
-/** Type token of KmsKey resources in a stack. */
+/** Type tokens of the package's resources in a stack. */
 export const KMS_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsKey";
+export const KMS_REPLICA_KEY_TYPE = "pulumi-nodejs:dynamic/kms:KmsReplicaKey";
+export const KMS_ALIAS_TYPE = "pulumi-nodejs:dynamic/kms:KmsAlias";
 
 /** How the drift command sees one of the package's resources: its schema says what can drift and how it compares. */
 interface DriftView {

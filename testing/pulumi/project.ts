@@ -19,7 +19,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { KMS_KEY_TYPE } from "../../cli/drift";
+import { KMS_ALIAS_TYPE, KMS_KEY_TYPE, KMS_REPLICA_KEY_TYPE } from "../../cli/drift";
 import { engineEnvironment } from "./environment";
 import { ExportedState, StateResource } from "./state";
 import { legTools, LegTools } from "./tools";
@@ -231,7 +231,22 @@ export class Project {
 
   /** The KmsKey resources in the stack's state. */
   async keys(): Promise<StateResource[]> {
-    return ((await this.exportState()).deployment.resources ?? []).filter((r) => r.type === KMS_KEY_TYPE);
+    return this.resources(KMS_KEY_TYPE);
+  }
+
+  /** The stack's resources of these types, in state order. */
+  async resources(...types: string[]): Promise<StateResource[]> {
+    return ((await this.exportState()).deployment.resources ?? []).filter((r) => types.includes(r.type));
+  }
+
+  /** Every key the stack manages: KmsKeys and KmsReplicaKeys. */
+  async allKeys(): Promise<StateResource[]> {
+    return this.resources(KMS_KEY_TYPE, KMS_REPLICA_KEY_TYPE);
+  }
+
+  /** The KmsAlias resources in the stack's state. */
+  async aliases(): Promise<StateResource[]> {
+    return this.resources(KMS_ALIAS_TYPE);
   }
 
   /** The version of a package in the project folder's node_modules, as its package.json there says. */

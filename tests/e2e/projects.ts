@@ -1,10 +1,18 @@
 // Every examples/<name> folder run as a user runs their project, in one leg of versions (projects-<leg>.test.ts):
-// stack init, config set, preview, up, a deletion scheduled behind Pulumi's back, preview --refresh --diff (the
-// visible diff), up --refresh (same key, Enabled), up --expect-no-changes, destroy (keys pending deletion with the
-// declared window). The real CLI and Node.js language host run in the copied folder; KMS is moto behind the proxy.
+// stack init, config set, preview, up, a deletion of every key (replicas first, then primaries) scheduled behind
+// Pulumi's back, preview --refresh --diff (the visible diff), up --refresh (same keys, Enabled, aliases in place),
+// up --expect-no-changes, destroy (keys pending deletion with the declared window, aliases gone). The real CLI and
+// Node.js language host run in the copied folder; KMS is moto behind the proxy.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DescribeKeyCommand, KeyMetadata, KMSClient, ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
+import {
+  DescribeKeyCommand,
+  KeyMetadata,
+  KMSClient,
+  ListAliasesCommand,
+  ScheduleKeyDeletionCommand,
+} from "@aws-sdk/client-kms";
+import { KMS_REPLICA_KEY_TYPE } from "../../cli/drift";
 import { expect } from "chai";
 import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
 import { outOfBand as straightToMoto } from "../../testing/kms/out-of-band";
@@ -32,20 +40,21 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
   describe(`e2e: examples as project folders (${leg.name} leg)`, function () {
     this.timeout(10 * 60_000);
     let kms: Awaited<ReturnType<typeof startKmsServerWithProxy>>;
-    let outOfBand: KMSClient;
+    const clients: Record<string, KMSClient> = {};
     let started = 0;
+    /** Straight to moto, in a Region: someone acting behind Pulumi's back. */
+    const outOfBand = (region = "us-east-1"): KMSClient =>
+      (clients[region] ??= straightToMoto(kms.server.endpoint, region));
 
     before(async function () {
       // The first run of a leg builds its CLI and language host (minutes); later runs find them cached.
       this.timeout(30 * 60_000);
       started = Date.now();
       [kms] = await Promise.all([startKmsServerWithProxy(), legTools(leg), packedTarball()]);
-      // Straight to moto: someone acting behind Pulumi's back.
-      outOfBand = straightToMoto(kms.server.endpoint);
     });
 
     after(async function () {
-      outOfBand?.destroy();
+      for (const client of Object.values(clients)) client.destroy();
       await kms?.stop();
       if (started) {
         const { versions } = await legTools(leg);
@@ -56,8 +65,23 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
       }
     });
 
-    const describeKey = async (keyId: string): Promise<KeyMetadata> =>
-      (await outOfBand.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
+    /** A key as KMS has it, by its ARN, in its own Region. */
+    const describeKey = async (key: StateResource): Promise<KeyMetadata> =>
+      (await outOfBand(regionOf(key)).send(new DescribeKeyCommand({ KeyId: arnOf(key) }))).KeyMetadata!;
+    /** Each alias name in a Region, with the key ID it points at. */
+    const aliasesIn = async (region: string): Promise<Record<string, string | undefined>> => {
+      const out = await outOfBand(region).send(new ListAliasesCommand({}));
+      return Object.fromEntries((out.Aliases ?? []).map((alias) => [alias.AliasName!, alias.TargetKeyId]));
+    };
+    /** Every alias of the stack is in place in its Region, pointing at the key the program names. */
+    const expectAliasesInPlace = async (project: Project, when: string): Promise<void> => {
+      for (const alias of await project.aliases()) {
+        const region = String(alias.outputs?.arn).split(":")[3];
+        const live = await aliasesIn(region);
+        const target = String(alias.outputs?.targetKeyArn).split("/").pop();
+        expect(live[String(alias.outputs?.name)], `${when}: ${alias.urn} in ${region}`).to.equal(target);
+      }
+    };
 
     const steps = suite.quick
       ? "up, recovery by up --refresh, destroy"
@@ -141,16 +165,20 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
       expect(up.code, output(up)).to.equal(0);
       // The AWS SDK warns on Node.js 20 about its releases after January 2027; the provider turns that off.
       expect(output(up), "the AWS SDK's Node.js warning").not.to.contain("NodeVersionSupportWarning");
-      const keys = await project.keys();
+      const keys = await project.allKeys();
+      const aliases = await project.aliases();
       expect(keys.length, "KmsKeys in the example").to.be.greaterThan(0);
       if (preview) {
         const toCreate = Number(/\+ (\d+) to create/.exec(preview.stdout)?.[1]);
-        expect(toCreate, "preview: the stack and its keys to create").to.equal(keys.length + 1);
+        expect(toCreate, "preview: the stack, its keys and aliases to create").to.equal(
+          keys.length + aliases.length + 1,
+        );
       }
       for (const key of keys) {
         expect(key.outputs?.keyState, key.urn).to.equal("Enabled");
-        expect((await describeKey(key.id!)).KeyState, key.urn).to.equal("Enabled");
+        expect((await describeKey(key)).KeyState, key.urn).to.equal("Enabled");
       }
+      await expectAliasesInPlace(project, "after up");
       const outputs = await project.stackOutputs();
       expect(Object.keys(outputs), "the example's outputs").to.have.length.greaterThan(0);
       expect(JSON.stringify(outputs), "outputs name the keys").to.contain(keys[0].id!);
@@ -160,33 +188,37 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
         expect(settled.code, `a refreshed preview right after up plans nothing:\n${output(settled)}`).to.equal(0);
       }
 
-      // Behind Pulumi's back: every key is scheduled for deletion.
-      for (const key of keys) {
-        await outOfBand.send(
+      // Behind Pulumi's back: every key is scheduled for deletion, replicas first; a primary whose replica still
+      // exists then waits in PendingReplicaDeletion.
+      const replicaFirst = [...keys].sort((a, b) => Number(isReplica(b)) - Number(isReplica(a)));
+      for (const key of replicaFirst) {
+        await outOfBand(regionOf(key)).send(
           new ScheduleKeyDeletionCommand({ KeyId: key.id!, PendingWindowInDays: OUT_OF_BAND_WINDOW_DAYS }),
         );
-        expect((await describeKey(key.id!)).KeyState).to.equal("PendingDeletion");
+        expect((await describeKey(key)).KeyState).to.be.oneOf(["PendingDeletion", "PendingReplicaDeletion"]);
       }
 
       if (full) {
         const drift = await project.preview("--refresh", "--diff");
         expect(drift.code, output(drift)).to.equal(0);
         // The visible diff of each key: `~ keyState: "PendingDeletion" => "Enabled"` (the CLI aligns the colons).
-        const recoveries = drift.stdout.match(/^\s*~ keyState\s*: "PendingDeletion" => "Enabled"$/gm) ?? [];
+        const recoveries =
+          drift.stdout.match(/^\s*~ keyState\s*: "(PendingDeletion|PendingReplicaDeletion)" => "Enabled"$/gm) ?? [];
         expect(recoveries.length, output(drift)).to.equal(keys.length);
         expect(drift.stdout, "no key is replaced").not.to.match(/\+-|to replace|to create/);
       }
 
       const recovered = await project.up("--refresh");
       expect(recovered.code, output(recovered)).to.equal(0);
-      const after = await project.keys();
-      expect(ids(after), "the same keys, none new").to.deep.equal(ids(keys));
+      const after = await project.allKeys();
+      expect(arns(after), "the same keys, none new").to.deep.equal(arns(keys));
       for (const key of after) {
         expect(key.outputs?.keyState, key.urn).to.equal("Enabled");
-        const live = await describeKey(key.id!);
+        const live = await describeKey(key);
         expect(live.KeyState, key.urn).to.equal("Enabled");
         expect(live.DeletionDate, key.urn).to.equal(undefined);
       }
+      await expectAliasesInPlace(project, "after up --refresh");
 
       if (full) {
         const noop = await project.up("--expect-no-changes");
@@ -197,20 +229,42 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
       const destroyed = await project.destroy();
       expect(destroyed.code, output(destroyed)).to.equal(0);
       for (const key of after) {
-        const live = await describeKey(key.id!);
-        expect(live.KeyState, key.urn).to.equal("PendingDeletion");
+        const live = await describeKey(key);
         const window = key.inputs?.deletionWindowInDays as number;
         expect(window, `${key.urn}: declared deletionWindowInDays`).to.be.a("number");
+        if (live.KeyState === "PendingReplicaDeletion") {
+          // A primary waits for its replicas to be deleted: KMS keeps its window, not yet a date.
+          expect(live.PendingDeletionWindowInDays, `${key.urn}: declared ${window}`).to.equal(window);
+          continue;
+        }
+        expect(live.KeyState, key.urn).to.equal("PendingDeletion");
         const days = (live.DeletionDate!.getTime() - destroyedAt) / DAY_MS;
         expect(days, `${key.urn}: days until deletion, declared ${window}`).to.be.closeTo(window, 0.05);
       }
-      expect(await project.keys(), "keys left in the stack").to.deep.equal([]);
+      for (const alias of aliases) {
+        const region = String(alias.outputs?.arn).split(":")[3];
+        expect(await aliasesIn(region), `${alias.urn} after destroy`).not.to.have.property(String(alias.outputs?.name));
+      }
+      expect(await project.allKeys(), "keys left in the stack").to.deep.equal([]);
     }
   });
 }
 
-function ids(keys: StateResource[]): string[] {
-  return keys.map((key) => key.id!).sort();
+function arns(keys: StateResource[]): string[] {
+  return keys.map(arnOf).sort();
+}
+
+function arnOf(key: StateResource): string {
+  return String(key.outputs?.arn);
+}
+
+/** A key's Region, from its ARN (arn:aws:kms:REGION:ACCOUNT:key/ID). */
+function regionOf(key: StateResource): string {
+  return arnOf(key).split(":")[3];
+}
+
+function isReplica(key: StateResource): boolean {
+  return key.type === KMS_REPLICA_KEY_TYPE;
 }
 
 /**
