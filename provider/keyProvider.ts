@@ -1,8 +1,7 @@
 // The ResourceProvider for KmsKey: check and diff are pure; read observes; create, update and delete act.
 import { randomUUID } from "node:crypto";
-import { KMSClient } from "@aws-sdk/client-kms";
 import * as dynamic from "@pulumi/pulumi/dynamic";
-import { CheckedInputs, Connection, connectionOf, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
+import { CheckedInputs, connectionOf, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
 import { KEY_SCHEMA } from "./key/schema";
 import * as schema from "./schema";
 import { addressOf, bareKeyId, KeyAddress, parseKeyArn } from "./keyAddress";
@@ -64,7 +63,8 @@ export class KeyProvider implements dynamic.ResourceProvider {
     let observed: ObservedKey;
     let refusal: string | undefined;
     try {
-      ({ observed, refusal } = await reconcile(this.session, connection, desired, created, FULL_SCOPE));
+      const address = addressOf(created.keyId, { ...declared, arn: created.arn });
+      ({ observed, refusal } = await reconcile(this.session, address, desired, created, FULL_SCOPE));
     } catch (err) {
       // The key exists: hand it to the engine with the error so it stays tracked.
       throw await partialFailure(this.session, err, inputs, created);
@@ -114,16 +114,15 @@ export class KeyProvider implements dynamic.ResourceProvider {
     const address = addressOf(id, props as KeyInputs);
     // Another resource took the same key over in this process (the import option): that key stays its.
     if (this.session.wasAdopted(address.arn?.arn)) return;
-    const client = this.session.client(address.connection);
     const observed = await currentKey(this.session, address, props, "delete");
     const window = desiredKey(props as KeyInputs).deletionWindowInDays;
     try {
       const actions = planDelete(observed, window);
       // Adopted since by another resource (a replacement that kept the import option, maybe in an interrupted run,
       // or another stack): the key is that one's now, and this resource leaves it as it is.
-      if (actions.length > 0 && (await adoptedByAnother(client, observed, address.keyId, props))) return;
+      if (actions.length > 0 && (await adoptedByAnother(this.session, observed, address, props))) return;
       for (const action of actions) {
-        await runAction(client, address.keyId, action);
+        await runAction(this.session, address, action);
       }
     } catch (err) {
       // By ID, a key of another account is "not found": only in the key's own account does that mean gone.
@@ -135,13 +134,14 @@ export class KeyProvider implements dynamic.ResourceProvider {
 
 /** Whether the key's owner tag names an adoption other than this resource's (see adopt). */
 async function adoptedByAnother(
-  client: KMSClient,
+  session: ProviderSession,
   observed: ObservedKey | undefined,
-  keyId: string,
+  address: KeyAddress,
   props: Props,
 ): Promise<boolean> {
   // The refresh's read of the key saw its tags: no need to read them again.
-  const owner = observed?.ownerTag !== undefined ? (observed.ownerTag ?? undefined) : await readOwnerTag(client, keyId);
+  const owner =
+    observed?.ownerTag !== undefined ? (observed.ownerTag ?? undefined) : await readOwnerTag(session, address);
   return owner !== undefined && owner !== props.ownerTag;
 }
 
@@ -207,10 +207,9 @@ async function adopt(session: ProviderSession, reference: string, inputs: Props)
   // program) marks it anew, and the replaced resource's delete, in this run or a later one, then leaves the key alone.
   // KMS tags nothing pending deletion, so such a key is marked once reconcile has cancelled its deletion.
   const ownerTag = randomUUID();
-  const client = session.client(address.connection);
   const pending = isPendingDeletion(observed.keyState);
   // false when this identity may not tag the key: then only this process remembers the adoption.
-  let owned = !pending && (await markOwner(client, observed.keyId, ownerTag));
+  let owned = !pending && (await markOwner(session, address, ownerTag));
   const after = await reconcileTracked(
     session,
     owned ? { ...inputs, ownerTag } : inputs,
@@ -221,7 +220,7 @@ async function adopt(session: ProviderSession, reference: string, inputs: Props)
   );
   session.rememberAdopted(after.arn);
   if (pending) {
-    owned = await markOwner(client, after.keyId, ownerTag).catch(async (err: unknown) => {
+    owned = await markOwner(session, address, ownerTag).catch(async (err: unknown) => {
       throw await partialFailure(session, err, inputs, after);
     });
   }
@@ -255,11 +254,10 @@ async function reconcileTracked(
   operation: string,
 ): Promise<ObservedKey> {
   const declared = inputs as KeyInputs;
-  const connection = address.connection;
   let after: ObservedKey;
   let refusal: string | undefined;
   try {
-    ({ observed: after, refusal } = await reconcile(session, connection, desiredKey(declared), observed, scope));
+    ({ observed: after, refusal } = await reconcile(session, address, desiredKey(declared), observed, scope));
   } catch (err) {
     // By ID, a key of another account is "not found": say where the key and the run are instead.
     const failure =
@@ -269,7 +267,7 @@ async function reconcileTracked(
             (elsewhere: unknown) => elsewhere,
           )
         : err;
-    throw await partialFailure(session, failure, inputs, undefined, observed.arn || observed.keyId, connection);
+    throw await partialFailure(session, failure, inputs, undefined, address);
   }
   if (refusal) throw await partialFailure(session, new Error(refusal), inputs, after);
   return after;
@@ -283,12 +281,11 @@ async function reconcileTracked(
  */
 async function reconcile(
   session: ProviderSession,
-  connection: Connection,
+  address: KeyAddress,
   desired: ReturnType<typeof desiredKey>,
   observed: ObservedKey,
   scope: UpdateScope,
 ): Promise<{ observed: ObservedKey; refusal?: string }> {
-  const client = session.client(connection);
   let state = { observed, scope };
   let cancelled = false;
   for (let steps = 0; steps < MAX_STEPS; steps++) {
@@ -296,7 +293,7 @@ async function reconcile(
     if (!step) return { observed: state.observed, refusal };
     let answer: StepAnswer;
     try {
-      answer = await runStep(client, state.observed.keyId, step);
+      answer = await runStep(session, address, step);
     } catch (err) {
       const found = (err as { currentState?: string }).currentState;
       if (!cancelled || found === undefined || found === state.observed.keyState) throw err;
@@ -312,9 +309,9 @@ async function reconcile(
 }
 
 /** Makes one step's call and returns what the planner needs of its answer. */
-async function runStep(client: KMSClient, keyId: string, step: KeyStep): Promise<StepAnswer> {
-  if (step.kind === "readRotation") return { rotation: await observeRotation(client, keyId) };
-  return { keyState: await runAction(client, keyId, step) };
+async function runStep(session: ProviderSession, address: KeyAddress, step: KeyStep): Promise<StepAnswer> {
+  if (step.kind === "readRotation") return { rotation: await observeRotation(session, address) };
+  return { keyState: await runAction(session, address, step) };
 }
 
 /** An error that carries the key's id and properties, so the engine keeps tracking a key that exists. */
@@ -323,13 +320,12 @@ async function partialFailure(
   err: unknown,
   inputs: Props,
   known: ObservedKey | undefined,
-  id?: string,
-  connection: Connection = connectionOf(inputs as KeyInputs),
+  address?: KeyAddress,
 ): Promise<Error> {
   const error = err instanceof Error ? err : new Error(String(err));
   let observed = known;
-  if (!observed && id) {
-    observed = await readKey(session, connection, id).catch(() => undefined);
+  if (!observed && address) {
+    observed = await readKey(session, address).catch(() => undefined);
   }
   if (!observed) return error;
   return Object.assign(error, {

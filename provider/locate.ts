@@ -15,7 +15,7 @@ export function observeKey(
   operation: string,
   tracked = true,
 ): Promise<ObservedKey | undefined> {
-  const look = () => readKey(session, address.connection, address.reference);
+  const look = () => readKey(session, address);
   return find(session, address, operation, tracked, look, (key) => key.arn);
 }
 
@@ -25,7 +25,7 @@ export function describeTracked(
   address: KeyAddress,
   operation: string,
 ): Promise<KeyMetadata | undefined> {
-  const look = () => describeKey(session.client(address.connection), address.reference);
+  const look = () => describeKey(session, address);
   return find(session, address, operation, true, look, (metadata) => metadata.Arn);
 }
 

@@ -27,13 +27,18 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { canonicalJson } from "../json";
 import { Connection, DesiredKey } from "../inputs";
+import type { KeyAddress } from "../keyAddress";
 import { isPendingDeletion, KeyAction, ObservedKey, STATE_AFTER_CANCEL } from "../plan";
 import { OWNER_TAG, userTags } from "../tags";
 import type { ProviderSession } from "../session";
 import { errorName, explain, isAccessDenied, isInvalidState, isNotFound, neverSent } from "./errors";
 
-/** DescribeKey; undefined when the key does not exist. */
-export async function describeKey(client: KMSClient, keyId: string): Promise<KeyMetadata | undefined> {
+/** DescribeKey of a key where its address says it is; undefined when the key does not exist. */
+export function describeKey(session: ProviderSession, address: KeyAddress): Promise<KeyMetadata | undefined> {
+  return describeWith(session.client(address.connection), address.reference);
+}
+
+async function describeWith(client: KMSClient, keyId: string): Promise<KeyMetadata | undefined> {
   try {
     const out = await client.send(new DescribeKeyCommand({ KeyId: keyId }));
     return out.KeyMetadata;
@@ -45,16 +50,13 @@ export async function describeKey(client: KMSClient, keyId: string): Promise<Key
 }
 
 /** Everything read() reports about a key; undefined only when KMS says the key does not exist. */
-export async function readKey(
-  session: ProviderSession,
-  connection: Connection,
-  keyId: string,
-): Promise<ObservedKey | undefined> {
-  const client = session.client(connection);
+export async function readKey(session: ProviderSession, address: KeyAddress): Promise<ObservedKey | undefined> {
+  const client = session.client(address.connection);
+  const keyId = address.reference;
   const unreadable: string[] = [];
   // All four at once (one round trip, not two): the parts name the key exactly as DescribeKey does.
   const [described, policy, rotation, tags] = await Promise.allSettled([
-    describeKey(client, keyId),
+    describeWith(client, keyId),
     readPart("policy", unreadable, async () => {
       const out = await client.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: "default" }));
       return out.Policy;
@@ -105,8 +107,9 @@ interface Rotation {
 }
 
 /** The rotation status; undefined when access to it is denied. */
-export async function observeRotation(client: KMSClient, keyId: string): Promise<Rotation | undefined> {
-  return readPart("rotation", [], async () => readRotation(client, keyId));
+export async function observeRotation(session: ProviderSession, address: KeyAddress): Promise<Rotation | undefined> {
+  const client = session.client(address.connection);
+  return readPart("rotation", [], async () => readRotation(client, address.keyId));
 }
 
 async function readRotation(client: KMSClient, keyId: string): Promise<Rotation> {
@@ -168,7 +171,9 @@ export function observedFrom(
  * Tags the key with the owner tag of an adoption (see KeyProvider's adopt); false when this identity may not tag it,
  * and then only this process remembers the adoption.
  */
-export async function markOwner(client: KMSClient, keyId: string, ownerTag: string): Promise<boolean> {
+export async function markOwner(session: ProviderSession, address: KeyAddress, ownerTag: string): Promise<boolean> {
+  const client = session.client(address.connection);
+  const keyId = address.keyId;
   try {
     await client.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: OWNER_TAG, TagValue: ownerTag }] }));
     return true;
@@ -179,7 +184,9 @@ export async function markOwner(client: KMSClient, keyId: string, ownerTag: stri
 }
 
 /** The key's owner tag, undefined when it has none or its tags may not be read. */
-export async function readOwnerTag(client: KMSClient, keyId: string): Promise<string | undefined> {
+export async function readOwnerTag(session: ProviderSession, address: KeyAddress): Promise<string | undefined> {
+  const client = session.client(address.connection);
+  const keyId = address.keyId;
   try {
     return (await readTags(client, keyId))[OWNER_TAG];
   } catch (err) {
@@ -193,7 +200,13 @@ export async function readOwnerTag(client: KMSClient, keyId: string): Promise<st
  * across accounts, so the ID means the same key as the ARN; KMS-compatible servers such as moto take only the ID
  * here. Returns the key state it leaves, when it changes it.
  */
-export async function runAction(client: KMSClient, keyId: string, action: KeyAction): Promise<string | undefined> {
+export async function runAction(
+  session: ProviderSession,
+  address: KeyAddress,
+  action: KeyAction,
+): Promise<string | undefined> {
+  const client = session.client(address.connection);
+  const keyId = address.keyId;
   const operation = operationOf(action);
   try {
     switch (action.kind) {
@@ -254,7 +267,7 @@ async function settle(
   err: unknown,
 ): Promise<string | undefined> {
   if (!isInvalidState(err)) throw explain(err, { operation, keyId });
-  const metadata = await describeKey(client, keyId).catch(() => undefined);
+  const metadata = await describeWith(client, keyId).catch(() => undefined);
   const state = metadata?.KeyState;
   // Someone (or our own retried call) already cancelled the deletion: that is the outcome we wanted.
   if (action.kind === "cancelDeletion" && state !== undefined && !isPendingDeletion(state)) return state;
@@ -586,7 +599,7 @@ async function matchingKey(
   keyId: string,
   wanted: Record<string, unknown>,
 ): Promise<KeyMetadata | undefined> {
-  const metadata = await describeKey(client, keyId);
+  const metadata = await describeWith(client, keyId);
   if (!metadata) return undefined;
   const { tags, ...fields } = wanted;
   const observed = observedFrom(metadata) as unknown as Record<string, unknown>;

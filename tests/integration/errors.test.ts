@@ -10,6 +10,7 @@ import {
   ScheduleKeyDeletionCommand,
 } from "@aws-sdk/client-kms";
 import { ProviderSession } from "../../provider/session";
+import { addressOf } from "../../provider/keyAddress";
 import { describeKey, runAction } from "../../provider/kms/gateway";
 import { FaultKind } from "../../testing/kms/faults";
 // The module object itself (not a namespace copy), so that replacing its lookup reaches net.connect.
@@ -95,7 +96,7 @@ describe("errors", function () {
     await provider.update(missing, inputs, inputs).catch((err: Error) => (error = err));
     expect(error?.message).to.include(missing).and.include("not found").and.include("pulumi refresh");
     let enableError: Error | undefined;
-    await runAction(new ProviderSession().client({ endpoint: kms.endpoint }), missing, { kind: "enable" }).catch(
+    await runAction(new ProviderSession(), addressOf(missing, { endpoint: kms.endpoint }), { kind: "enable" }).catch(
       (err: Error) => (enableError = err),
     );
     expect(enableError?.message).to.include(missing).and.include("EnableKey");
@@ -105,7 +106,7 @@ describe("errors", function () {
     const { id } = await newKey();
     await kms.raw.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
     let error: Error | undefined;
-    await runAction(new ProviderSession().client({ endpoint: kms.endpoint }), id, { kind: "enable" }).catch(
+    await runAction(new ProviderSession(), addressOf(id, { endpoint: kms.endpoint }), { kind: "enable" }).catch(
       (err: Error) => (error = err),
     );
     expect(error?.message).to.equal(
@@ -116,7 +117,7 @@ describe("errors", function () {
   it("DisabledException (rotation on a Disabled key, as KMS answers it): names the key, its state and the state needed", async () => {
     const { id } = await newKey({ enabled: false });
     let error: Error | undefined;
-    await runAction(new ProviderSession().client({ endpoint: kms.endpoint }), id, { kind: "enableRotation" }).catch(
+    await runAction(new ProviderSession(), addressOf(id, { endpoint: kms.endpoint }), { kind: "enableRotation" }).catch(
       (err: Error) => (error = err),
     );
     expect(kms.proxy.callLog.find((c) => c.operation === "EnableKeyRotation")?.error).to.equal("DisabledException");
@@ -125,7 +126,7 @@ describe("errors", function () {
 
   it("a cancel that finds the key no longer pending deletion is a success", async () => {
     const { id } = await newKey();
-    const state = await runAction(new ProviderSession().client({ endpoint: kms.endpoint }), id, {
+    const state = await runAction(new ProviderSession(), addressOf(id, { endpoint: kms.endpoint }), {
       kind: "cancelDeletion",
     });
     expect(state).to.equal("Enabled");
@@ -159,12 +160,14 @@ describe("errors", function () {
   });
 
   it("InvalidArnException (no server returns it for a well-formed ARN): a message naming the value given", async () => {
-    const client = new KMSClient({ region: "us-east-1" });
-    const mock = mockClient(client);
+    // Every client the session makes: the gateway takes a key's address, never a client.
+    const mock = mockClient(KMSClient);
     const arn = "arn:aws:verenc:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     mock.on(DescribeKeyCommand).rejects(new InvalidArnException({ message: "Invalid arn", $metadata: {} }));
     let error: Error | undefined;
-    await describeKey(client, arn).catch((err: Error) => (error = err));
+    await describeKey(new ProviderSession(), addressOf(arn, { region: "us-east-1" })).catch(
+      (err: Error) => (error = err),
+    );
     expect(error?.message).to.include(JSON.stringify(arn)).and.include("not valid");
     mock.restore();
   });
