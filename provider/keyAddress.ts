@@ -1,6 +1,6 @@
 // Where a key lives: its ARN names the partition, Region, account and ID, and every call about the key goes there.
 import { parse, validate } from "@aws-sdk/util-arn-parser";
-import { connectionOf, Connection, KeyInputs } from "./inputs";
+import { connectionOf, Connection } from "./connection";
 
 /** The parts of a key ARN: arn:PARTITION:SERVICE:REGION:ACCOUNT:key/KEY-ID. */
 export interface KeyArn {
@@ -46,7 +46,7 @@ export interface KeyAddress {
 }
 
 /** The address of a tracked key, from its id and its state (outputs, or the inputs a `get` gives). */
-export function addressOf(id: string, props: KeyInputs & { arn?: unknown }): KeyAddress {
+export function addressOf(id: string, props: Connection & { arn?: unknown }): KeyAddress {
   const runConnection = connectionOf(props);
   const keyId = bareKeyId(id);
   const candidates = [parseKeyArn(id), parseKeyArn(props.arn)];
