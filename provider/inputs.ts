@@ -53,17 +53,5 @@ export function desiredKey(inputs: KeyInputs): DesiredKey {
   };
 }
 
-/** Where to reach KMS; never holds credentials (those come from the SDK's default chain). */
-export interface Connection {
-  region?: string;
-  endpoint?: string;
-  allowInsecureEndpoint?: boolean;
-}
-
-export function connectionOf(inputs: Connection): Connection {
-  return {
-    region: inputs.region,
-    endpoint: inputs.endpoint,
-    allowInsecureEndpoint: inputs.allowInsecureEndpoint,
-  };
-}
+export { connectionOf } from "./connection";
+export type { Connection } from "./connection";

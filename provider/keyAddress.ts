@@ -1,6 +1,7 @@
 // Where a key lives: its ARN names the partition, Region, account and ID, and every call about the key goes there.
 import { parse, validate } from "@aws-sdk/util-arn-parser";
-import { connectionOf, Connection, KeyInputs } from "./inputs";
+import { connectionOf, Connection } from "./connection";
+import type { KeyInputs } from "./inputs";
 
 /** The parts of a key ARN: arn:PARTITION:SERVICE:REGION:ACCOUNT:key/KEY-ID. */
 export interface KeyArn {

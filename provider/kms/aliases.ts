@@ -1,0 +1,120 @@
+// The only place that talks to KMS about aliases: create, repoint, delete, list, and the key an alias points at.
+import {
+  CreateAliasCommand,
+  DeleteAliasCommand,
+  KeyMetadata,
+  KMSClient,
+  paginateListAliases,
+  UpdateAliasCommand,
+} from "@aws-sdk/client-kms";
+import { describeKey } from "./gateway";
+import { errorName, explain, isNotFound, neverSent } from "./errors";
+
+/** One alias as ListAliases shows it. */
+export interface AliasEntry {
+  name: string;
+  arn: string;
+  /** The key ID it points at; none for an AWS managed alias that AWS has not associated with a key yet. */
+  targetKeyId?: string;
+}
+
+/** The account's aliases in one Region. */
+export interface AliasListing {
+  byName: Map<string, AliasEntry>;
+  /** The account of the aliases listed (from their ARNs); undefined when the listing is empty. */
+  account?: string;
+}
+
+/** ListAliases' largest page (KMS: Limit 1 to 100, default 50). */
+const ALIASES_PER_PAGE = 100;
+
+/** Every alias ListAliases shows in the account and Region, page by page. */
+export async function listAliases(client: KMSClient): Promise<AliasListing> {
+  const listing: AliasListing = { byName: new Map() };
+  try {
+    for await (const page of paginateListAliases({ client, pageSize: ALIASES_PER_PAGE }, {})) {
+      for (const alias of page.Aliases ?? []) {
+        if (!alias.AliasName || !alias.AliasArn) continue;
+        listing.byName.set(alias.AliasName, {
+          name: alias.AliasName,
+          arn: alias.AliasArn,
+          targetKeyId: alias.TargetKeyId || undefined,
+        });
+        listing.account ??= alias.AliasArn.split(":")[4] || undefined;
+      }
+    }
+  } catch (err) {
+    throw Object.assign(explain(err, { operation: "ListAliases" }), { cause: err });
+  }
+  return listing;
+}
+
+/**
+ * CreateAlias refused because an alias of that name exists. `mayBeOurs`: an earlier attempt of the same call got no
+ * answer from KMS (a 5xx, a reset, a timeout), so it may have made the alias itself.
+ */
+export class AliasExistsError extends Error {
+  constructor(
+    readonly aliasName: string,
+    readonly mayBeOurs: boolean,
+  ) {
+    super(`CreateAlias: an alias named ${aliasName} already exists`);
+    this.name = "AliasExistsError";
+  }
+}
+
+/**
+ * CreateAlias. It is not idempotent, but the SDK may send it again all the same: a retry after a lost answer finds
+ * the alias its first attempt made (AlreadyExistsException), which AliasExistsError's `mayBeOurs` tells apart.
+ */
+export async function createAlias(client: KMSClient, name: string, targetKeyId: string): Promise<void> {
+  const command = new CreateAliasCommand({ AliasName: name, TargetKeyId: targetKeyId });
+  let unanswered = false;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        // No answer, or a 5xx: KMS may have made the alias. A 4xx (throttled, say) or nothing sent means it did not.
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (!neverSent(err) && (status === undefined || status >= 500)) unanswered = true;
+        throw err;
+      }
+    },
+    // Inside the retry middleware: runs once per attempt.
+    { step: "deserialize", priority: "low", name: "pulumiKmsKeyUnansweredAttempts" },
+  );
+  try {
+    await client.send(command);
+  } catch (err) {
+    if (errorName(err) === "AlreadyExistsException") throw new AliasExistsError(name, unanswered);
+    throw Object.assign(explain(err, { operation: "CreateAlias", keyId: targetKeyId }), { cause: err });
+  }
+}
+
+/** UpdateAlias; false when KMS has no such alias, or no such key (NotFoundException: the caller tells which). */
+export async function updateAlias(client: KMSClient, name: string, targetKeyId: string): Promise<boolean> {
+  try {
+    await client.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: targetKeyId }));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw Object.assign(explain(err, { operation: "UpdateAlias", keyId: targetKeyId }), { cause: err });
+  }
+}
+
+/** DeleteAlias; false when KMS has no such alias (NotFoundException). */
+export async function deleteAlias(client: KMSClient, name: string): Promise<boolean> {
+  try {
+    await client.send(new DeleteAliasCommand({ AliasName: name }));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw Object.assign(explain(err, { operation: "DeleteAlias" }), { cause: err });
+  }
+}
+
+/** The key an alias points at now (DescribeKey accepts an alias name); undefined when KMS has no such alias. */
+export function keyOfAlias(client: KMSClient, name: string): Promise<KeyMetadata | undefined> {
+  return describeKey(client, name);
+}
