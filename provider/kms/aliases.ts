@@ -72,12 +72,14 @@ export async function createAlias(client: KMSClient, name: string, targetKeyId: 
   let unanswered = false;
   command.middlewareStack.add(
     (next) => async (args) => {
+      // Here the answer is not deserialized yet: a 5xx is a response; no answer at all (a reset, a timeout) throws.
       try {
-        return await next(args);
+        const result = await next(args);
+        if (((result.response as { statusCode?: number }).statusCode ?? 0) >= 500) unanswered = true;
+        return result;
       } catch (err) {
-        // No answer, or a 5xx: KMS may have made the alias. A 4xx (throttled, say) or nothing sent means it did not.
-        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (!neverSent(err) && (status === undefined || status >= 500)) unanswered = true;
+        // KMS may have made the alias, unless nothing was sent (the host did not resolve, nothing accepted it).
+        if (!neverSent(err)) unanswered = true;
         throw err;
       }
     },
