@@ -113,10 +113,12 @@ export const ALIAS_SCHEMA = defineSchema({
     const aliasRegion = parseAliasArn(news.importAliasName)?.region;
     const declaredRegion = keyRegion || (known("region") ? (news.region as string) : undefined);
     if (aliasRegion && declaredRegion && aliasRegion !== declaredRegion) {
+      const declared = keyRegion ? `targetKeyId is a key in ${show(keyRegion)}` : `region is ${show(declaredRegion)}`;
       fail(
         "region",
-        `the import option names an alias in ${show(aliasRegion)} (${show(news.importAliasName)}) but the alias is declared ` +
-          `in ${show(declaredRegion)}${keyRegion ? " (targetKeyId's Region)" : ""}: an alias and its key are in one Region`,
+        `${declared} but the import option names an alias in ${show(aliasRegion)} (${show(news.importAliasName)}), and an ` +
+          `alias lives in its key's Region: import the alias of that name in ${show(declaredRegion)}, or declare region and ` +
+          `targetKeyId in ${show(aliasRegion)}`,
       );
     }
   },

@@ -233,7 +233,10 @@ describe("KmsAlias against a KMS server", function () {
     });
     expect(operations()).to.deep.equal(["DescribeKey", "UpdateAlias"]);
     expect(id).to.equal("alias/adopted");
-    expect(outs).to.include({ targetKeyArn: key.arn, arn: `arn:aws:kms:us-east-1:${MOTO_DEFAULT_ACCOUNT}:alias/adopted` });
+    expect(outs).to.include({
+      targetKeyArn: key.arn,
+      arn: `arn:aws:kms:us-east-1:${MOTO_DEFAULT_ACCOUNT}:alias/adopted`,
+    });
     expect(outs).to.not.have.property("importAliasName");
     expect((await aliasTargets())["alias/adopted"]).to.equal(key.keyId);
 
@@ -278,7 +281,9 @@ describe("KmsAlias against a KMS server", function () {
       () => undefined,
       (err: Error) => err,
     );
-    expect(error?.message).to.match(/^CreateAlias needs KMS key .* to be Enabled, Disabled.*; KMS says: .*pending deletion/);
+    expect(error?.message).to.match(
+      /^CreateAlias needs KMS key .* to be Enabled, Disabled.*; KMS says: .*pending deletion/,
+    );
     expect(await aliasTargets()).to.not.have.property("alias/on-pending");
   });
 
