@@ -303,10 +303,10 @@ async function takeOver(
       `UpdateAlias: alias ${name} or KMS key ${target.arn} is gone since DescribeKey saw them; run pulumi up again`,
     );
   }
-  const when = current.DeletionDate ? ` on ${current.DeletionDate.toISOString()}` : "";
+  const when = current.DeletionDate ? ` (to be deleted on ${current.DeletionDate.toISOString()})` : "";
   notice(
-    `KmsAlias ${name} already existed, pointing at KMS key ${current.Arn}, which is ${current.KeyState}` +
-      `${when ? ` (deleted${when})` : ""}: took it over and pointed it at KMS key ${target.arn}`,
+    `KmsAlias ${name} already existed, pointing at KMS key ${current.Arn}, which is ${current.KeyState}${when}: ` +
+      `took it over and pointed it at KMS key ${target.arn}`,
   );
   return observed;
 }
