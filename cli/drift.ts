@@ -3,6 +3,7 @@
 // provider's own comparison (each schema property's rule; changesOf for a key's state) names what differs. Nothing
 // here compares attributes by other rules.
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
+import { ALIAS_SCHEMA } from "../provider/alias/schema";
 import { KEY_SCHEMA } from "../provider/key/schema";
 import { changesOf } from "../provider/keyProvider";
 import { driftProperties, propertyDiffers, ResourceSchema } from "../provider/schema";
@@ -31,6 +32,11 @@ const VIEWS: Readonly<Record<string, DriftView>> = {
     schema: KEY_SCHEMA,
     stateDiffers: (live, declared) => changesOf(live, declared).changed.has("enabled"),
     whenGone: "create a new key: KMS no longer has this one, and data encrypted under it cannot be decrypted",
+  },
+  [KMS_ALIAS_TYPE]: {
+    resource: "KmsAlias",
+    schema: ALIAS_SCHEMA,
+    whenGone: "create the alias again, pointing at its declared key",
   },
 };
 
@@ -205,7 +211,9 @@ export function driftOf(
 /** The declared attributes (other than a key's state) that differ by the provider's own rule for each. */
 function changedAttributes(schema: ResourceSchema, live: Props, declared: Props): DriftAttribute[] {
   return driftProperties(schema).filter(
-    (attribute) => attribute !== "enabled" && propertyDiffers(schema, attribute, live[attribute], declared[attribute]),
+    (attribute) =>
+      attribute !== "enabled" &&
+      propertyDiffers(schema, attribute, live[attribute], declared[attribute], { olds: live, news: declared }),
   );
 }
 
@@ -221,6 +229,8 @@ export function plannedActions(
   drift: Pick<KeyDrift, "resource" | "kind" | "keyState" | "attributes" | "declaredEnabled">,
 ): string[] {
   if (drift.kind === "gone") return [drift.resource === "KmsAlias" ? "create the alias again" : "create a new key"];
+  // An alias has one thing to drift in: the key it points at.
+  if (drift.resource === "KmsAlias") return ["point it back at its declared key"];
   const actions: string[] = [];
   if (drift.kind === "pending-deletion") actions.push("cancel the deletion");
   // A cancelled key comes back Disabled; a declared-enabled key is then enabled.

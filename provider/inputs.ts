@@ -53,4 +53,5 @@ export function desiredKey(inputs: KeyInputs): DesiredKey {
   };
 }
 
-export { Connection, connectionOf } from "./connection";
+export { connectionOf } from "./connection";
+export type { Connection } from "./connection";

@@ -4,6 +4,7 @@ import * as dynamic from "@pulumi/pulumi/dynamic";
 import { CheckedInputs, connectionOf, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
 import { KEY_SCHEMA } from "./key/schema";
 import * as schema from "./schema";
+import { withoutAbsent } from "./schema";
 import { addressOf, bareKeyId, KeyAddress, parseKeyArn } from "./keyAddress";
 import { KeyNotFoundError } from "./kms/errors";
 import { createKey, markOwner, observedFrom, observeRotation, readKey, readOwnerTag, runAction } from "./kms/gateway";
@@ -454,9 +455,4 @@ export function inputsOf(outputs: KeyOutputs): Props {
   const inputs: Props = { ...outputs };
   for (const name of schema.reportedOnly(KEY_SCHEMA)) delete inputs[name];
   return inputs;
-}
-
-/** Without absent values: undefined, or null, which the engine passes along for "not declared". */
-function withoutAbsent(props: Props): Props {
-  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined && v !== null));
 }

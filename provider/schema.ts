@@ -24,6 +24,8 @@ export interface InputProperty<T extends PropertyType = PropertyType> {
   type: T;
   /** One line for the SDK and the README, in the user's words. */
   doc: string;
+  /** The program must declare it: check() refuses a declaration without it, and the SDK's Args type requires it. */
+  required?: boolean;
   /** What check() fills in when the program leaves the property out; a function when it depends on other inputs. */
   default?: PropertyTypes[T] | ((inputs: Props) => PropertyTypes[T] | undefined);
   /** How the default reads in the README, when it is not the value itself. */
@@ -50,14 +52,23 @@ export interface InputProperty<T extends PropertyType = PropertyType> {
   typeCheckedByRule?: boolean;
   /** True when the engine must not print the value: a failure then names no property (the engine prints its value). */
   hideValue?(value: unknown): boolean;
-  /** Whether a declared value and the last known one differ; by canonical JSON unless said otherwise. */
-  differs?(old: unknown, declared: unknown): boolean;
+  /**
+   * Whether a declared value and the last known one differ; by canonical JSON unless said otherwise. `sides` holds the
+   * whole last known state and declaration, for a rule that resolves the value against them (a key ID against an ARN).
+   */
+  differs?(old: unknown, declared: unknown, sides: DiffSides): boolean;
   /** Which group of update calls changes it in place (for KmsKey: description, policy, tags, rotation, enabled). */
   part?: string;
   /** The KMS API field it maps to (for the README), or how KMS holds it. */
   kms?: string;
   /** Drift in it is reported by the drift command and diff (false for state-only and option properties). */
   drift?: boolean;
+}
+
+/** The last known state (outputs) and the declaration (checked inputs) a diff compares. */
+export interface DiffSides {
+  olds: Props;
+  news: Props;
 }
 
 /** One output property that only KMS reports. */
@@ -114,9 +125,13 @@ export type ReportedOf<S extends ResourceSchema> = {
     : ValueOf<S["outputs"][K]>;
 };
 
-/** The Args a program passes: every input the program declares (not those resource options set). */
+/** The Args a program passes: every input the program declares (not those resource options set); required ones too. */
 export type ArgsOf<S extends ResourceSchema> = {
-  [K in keyof S["inputs"] as S["inputs"][K] extends { option: true } ? never : K]?: Arg<ValueOf<S["inputs"][K]>>;
+  [K in keyof S["inputs"] as S["inputs"][K] extends { option: true } | { required: true } ? never : K]?: Arg<
+    ValueOf<S["inputs"][K]>
+  >;
+} & {
+  [K in keyof S["inputs"] as S["inputs"][K] extends { required: true } ? K : never]: Arg<ValueOf<S["inputs"][K]>>;
 };
 
 /** The typed outputs of a resource: its inputs (as KMS has them now) and what KMS reports. */
@@ -124,7 +139,9 @@ export type OutputsOf<S extends ResourceSchema> = {
   readonly [
     K in keyof S["inputs"] as S["inputs"][K] extends { option: true } ? never : K
   ]: import("@pulumi/pulumi").Output<
-    S["inputs"][K] extends { default: unknown } ? ValueOf<S["inputs"][K]> : ValueOf<S["inputs"][K]> | undefined
+    S["inputs"][K] extends { default: unknown } | { required: true }
+      ? ValueOf<S["inputs"][K]>
+      : ValueOf<S["inputs"][K]> | undefined
   >;
 } & {
   readonly [
@@ -163,9 +180,16 @@ export function changedParts(
   const parts = new Set<string>();
   for (const [name, property] of Object.entries(schema.inputs)) {
     if (!property.part || skip.includes(name)) continue;
-    if (propertyDiffers(schema, name, olds[name], news[name])) parts.add(property.part);
+    if (propertyDiffers(schema, name, olds[name], news[name], { olds, news })) parts.add(property.part);
   }
   return parts;
+}
+
+/** The replace-on-change properties whose declared value differs from the last known one, by each one's own rule. */
+export function replacements(schema: ResourceSchema, olds: Props, news: Props): string[] {
+  return replaceOnChange(schema).filter((name) =>
+    propertyDiffers(schema, name, olds[name], news[name], { olds, news }),
+  );
 }
 
 /** Every output the SDK lists, so each one resolves even when the program declares nothing (as get does). */
@@ -192,10 +216,21 @@ export function withDefaults(schema: ResourceSchema, declared: Props): Props {
 }
 
 /** Whether a property's declared value differs from the last known one, by the property's own rule. */
-export function propertyDiffers(schema: ResourceSchema, name: string, old: unknown, declared: unknown): boolean {
+export function propertyDiffers(
+  schema: ResourceSchema,
+  name: string,
+  old: unknown,
+  declared: unknown,
+  sides: DiffSides = { olds: {}, news: {} },
+): boolean {
   if (declared === UNKNOWN) return true;
   const rule = schema.inputs[name]?.differs;
-  return rule ? rule(old, declared) : differs(old, declared);
+  return rule ? rule(old, declared, sides) : differs(old, declared);
+}
+
+/** Without absent values: undefined, or null, which the engine passes along for "not declared". */
+export function withoutAbsent<T extends object>(props: T): T {
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined && v !== null)) as T;
 }
 
 /** Absent and null are the same (nothing declared); objects compare by content, whatever their key order. */
@@ -217,6 +252,8 @@ export function validate(schema: ResourceSchema, news: Props): CheckFailure[] {
   }
   for (const [name, property] of Object.entries(schema.inputs)) {
     const value = news[name];
+    if (property.required && (value === undefined || value === null))
+      fail(name, `${name} is required: ${property.doc}`);
     if (value === undefined || value === null || value === UNKNOWN) continue;
     const typed = property.typeCheckedByRule ? undefined : typeProblem(name, property, value);
     const problem = typed ?? ruleProblem(property, value, news);
@@ -289,7 +326,8 @@ export function markdownTables(schema: ResourceSchema): string {
     "`" + (typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value)) + "`";
   const inputs = Object.entries(schema.inputs).map(([name, p]) => {
     const shownDefault =
-      p.defaultDoc ?? (p.default === undefined || typeof p.default === "function" ? "none" : code(p.default));
+      p.defaultDoc ??
+      (p.required ? "required" : p.default === undefined || typeof p.default === "function" ? "none" : code(p.default));
     const allowed =
       p.allowedDoc ??
       (p.oneOf

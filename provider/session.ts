@@ -4,8 +4,9 @@
 // share one key ID. Clients, rate limiters and key listings belong to the connection they were made for.
 import { KMSClient } from "@aws-sdk/client-kms";
 import { DefaultRateLimiter } from "@smithy/core/retry";
-import type { Connection } from "./inputs";
+import type { Connection } from "./connection";
 import { connectionKey, newKmsClient, newLimiter, checkedEndpoint } from "./kms/client";
+import type { AliasListing } from "./kms/aliases";
 import type { KeyListing } from "./kms/gateway";
 import type { ObservedKey } from "./plan";
 
@@ -13,6 +14,8 @@ import type { ObservedKey } from "./plan";
 const READ_REUSE_MS = 60_000;
 /** How long one listing of the account's keys serves as the "before" of every create that starts. */
 const LISTING_REUSE_MS = 10_000;
+/** How long one listing of the account's aliases serves every alias read (a refresh) that starts. */
+const ALIAS_LISTING_REUSE_MS = 10_000;
 
 export class ProviderSession {
   /** One client per connection (and retry setting); their rate limiters learn each operation's quota. */
@@ -28,6 +31,8 @@ export class ProviderSession {
   private readonly awaiting = new Map<string, number>();
   /** The latest listing of the account's keys per connection, shared by the creates that start within its reuse. */
   private readonly listings = new Map<string, { at: number; listing: Promise<KeyListing> }>();
+  /** The latest listing of the account's aliases per connection, shared by the reads that start within its reuse. */
+  private readonly aliasListings = new Map<string, { at: number; listing: Promise<AliasListing> }>();
 
   /** The client of a connection; `retries: false` for the one call that must not be resent blindly (CreateKey). */
   client(connection: Connection, options: { retries?: boolean } = {}): KMSClient {
@@ -96,13 +101,38 @@ export class ProviderSession {
 
   /** The account's keys as listed at most 10 s ago for this connection, else a new listing. */
   keyListingBefore(connection: Connection, list: () => Promise<KeyListing>): Promise<KeyListing> {
-    const place = connectionKey(connection);
-    const latest = this.listings.get(place);
-    if (latest && Date.now() - latest.at <= LISTING_REUSE_MS) return latest.listing;
-    const entry = { at: Date.now(), listing: list() };
-    this.listings.set(place, entry);
-    // A failed listing is not reused: the next create lists again.
-    entry.listing.catch(() => this.listings.get(place) === entry && this.listings.delete(place));
-    return entry.listing;
+    return reused(this.listings, connectionKey(connection), LISTING_REUSE_MS, list);
   }
+
+  /** The account's aliases as listed at most 10 s ago for this connection (one listing for a fleet's refresh). */
+  aliasListing(connection: Connection, list: () => Promise<AliasListing>): Promise<AliasListing> {
+    return reused(this.aliasListings, connectionKey(connection), ALIAS_LISTING_REUSE_MS, list);
+  }
+
+  /** This process changed an alias of the connection: the next read lists again rather than miss the change. */
+  aliasesChanged(connection: Connection): void {
+    this.aliasListings.delete(connectionKey(connection));
+  }
+}
+
+/** The listing of `place` begun at most `reuseMs` ago, else a new one; a failed listing is not reused. */
+function reused<T>(
+  listings: Map<string, { at: number; listing: Promise<T> }>,
+  place: string,
+  reuseMs: number,
+  list: () => Promise<T>,
+): Promise<T> {
+  const latest = listings.get(place);
+  if (latest && Date.now() - latest.at <= reuseMs) return latest.listing;
+  const entry = { at: Date.now(), listing: list() };
+  listings.set(place, entry);
+  entry.listing.catch(() => listings.get(place) === entry && listings.delete(place));
+  return entry.listing;
+}
+
+let processSession: ProviderSession | undefined;
+
+/** The provider process's one session, shared by the modules of every resource it serves (KmsKey, KmsAlias). */
+export function sessionOfProcess(): ProviderSession {
+  return (processSession ??= new ProviderSession());
 }

@@ -1,3 +1,5 @@
-// pulumi-kms-key: a KMS key resource for Pulumi that brings keys back from scheduled deletion.
+// pulumi-kms-key: a KMS key resource for Pulumi that brings keys back from scheduled deletion, and its aliases.
 export { KmsKey, KmsKeyProvider } from "./kmsKey";
 export type { KmsKeyArgs } from "./kmsKey";
+export { KmsAlias, KmsAliasProvider } from "./kmsAlias";
+export type { KmsAliasArgs } from "./kmsAlias";

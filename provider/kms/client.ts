@@ -2,7 +2,7 @@
 // is ever serialized.
 import { KMSClient } from "@aws-sdk/client-kms";
 import { DefaultRateLimiter } from "@smithy/core/retry";
-import { Connection } from "../inputs";
+import { Connection } from "../connection";
 import { endpointProblem } from "../validation";
 import { AWS_KMS_QUOTAS } from "./quotas";
 

@@ -30,6 +30,9 @@ export const REQUIRED_STATES: Readonly<Record<string, readonly KeyState[]>> = {
   UntagResource: NOT_PENDING_DELETION,
   UpdateKeyDescription: NOT_PENDING_DELETION,
   ScheduleKeyDeletion: ["Enabled", "Disabled", "PendingImport", "Unavailable", "Creating"],
+  // An alias's calls depend on the state of the key they point it at (TargetKeyId), never on the key it leaves.
+  CreateAlias: NOT_PENDING_DELETION,
+  UpdateAlias: NOT_PENDING_DELETION,
 };
 
 /** "A, B or C". */

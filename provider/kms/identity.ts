@@ -1,6 +1,6 @@
 // Which account and Region a run has: asked only when a key can't be seen, to tell "gone" from "not from here".
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { Connection } from "../inputs";
+import { Connection } from "../connection";
 import type { ProviderSession } from "../session";
 import { errorMessage, errorName } from "./errors";
 

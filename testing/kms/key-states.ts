@@ -89,6 +89,10 @@ const STATE_RULES: Record<string, StateRule> = {
   UntagResource: providerRow("UntagResource"),
   UpdateKeyDescription: providerRow("UpdateKeyDescription"),
   ScheduleKeyDeletion: providerRow("ScheduleKeyDeletion"),
+  // Rows CreateAlias, UpdateAlias: X[3] for a target key pending deletion (only TargetKeyId's state counts; moto
+  // checks none). Row DeleteAlias: ✓ in every state.
+  CreateAlias: providerRow("CreateAlias"),
+  UpdateAlias: providerRow("UpdateAlias"),
   // Row GetKeyRotationStatus: X[6] pending import, X[7] unavailable (a custom key store); ? elsewhere.
   GetKeyRotationStatus: { PendingImport: EXTERNAL, Unavailable: CUSTOM_KEY_STORE },
   // Row PutKeyPolicy: ✓ in every key state, pending deletion included.
@@ -120,7 +124,12 @@ export function refusalOf(operation: string, state: string): Refusal | undefined
 
 /** The request fields that name a key whose state the operation depends on. */
 export function stateCheckedKeyIds(operation: string, body: Record<string, unknown>): string[] {
-  const fields = operation === "ReEncrypt" ? ["SourceKeyId", "DestinationKeyId"] : ["KeyId"];
+  const fields =
+    operation === "ReEncrypt"
+      ? ["SourceKeyId", "DestinationKeyId"]
+      : operation === "CreateAlias" || operation === "UpdateAlias"
+        ? ["TargetKeyId"]
+        : ["KeyId"];
   return fields.map((f) => body[f]).filter((v): v is string => typeof v === "string" && v.length > 0);
 }
 
@@ -216,5 +225,10 @@ export class KeyStates {
       }
     }
     return this.deleted.has(id);
+  }
+
+  /** The keys whose waiting period ended (key IDs), for the aliases that go with them. */
+  deletedKeyIds(): ReadonlySet<string> {
+    return this.deleted;
   }
 }

@@ -5,13 +5,13 @@
 //   - faults.ts: injected faults (throttling, 5xx before or after the operation, resets, delays, access denied);
 //   - quotas.ts: per-operation request quotas (AWS_KMS_QUOTAS) and the tags a key may have;
 //   - accounts.ts: each access key in an account, also for STS GetCallerIdentity, and key ARNs resolved as KMS does;
-//   - fidelity.ts: ListKeys' eventual consistency and RotationPeriodInDays, which moto leaves out.
+//   - fidelity.ts: ListKeys' eventual consistency, RotationPeriodInDays and ListAliases' pages, which moto leaves out.
 // Only Node built-ins. Requests are the KMS JSON protocol (protocol.ts).
 import * as http from "node:http";
 import * as net from "node:net";
 import { Accounts, resolveKeyArns } from "./accounts";
 import { answerBefore, FaultRule, Faults, internalErrorAfter } from "./faults";
-import { ListKeysLag, RotationPeriods } from "./fidelity";
+import { listAliasesLimitProblem, listAliasesPage, ListKeysLag, RotationPeriods } from "./fidelity";
 import { isStateChecked, KeyStates, refusalOf, stateCheckedKeyIds } from "./key-states";
 import {
   errorType,
@@ -360,9 +360,12 @@ export class KmsProxy {
       }
     }
 
-    // 5. the tags a key may have: KMS refuses a CreateKey that carries more.
+    // 5. the tags a key may have: KMS refuses a CreateKey that carries more; ListAliases' Limit is 1 to 100.
     const tagRefusal = operation === "CreateKey" ? tooManyTags(entry.tagKeys?.length ?? 0) : undefined;
     if (tagRefusal) return tagRefusal;
+    const limitRefusal = operation === "ListAliases" ? listAliasesLimitProblem(body) : undefined;
+    if (limitRefusal) return limitRefusal;
+    await this.dropAliasesOfDeletedKeys(req, operation, body);
 
     // 6. forward, then put right what moto answers differently
     const outcome = await this.forward(req, reqBody);
@@ -384,10 +387,41 @@ export class KmsProxy {
       }
       case "ListKeys":
         return this.listKeysLag.listKeysAnswer(outcome);
+      case "ListAliases":
+        return listAliasesPage(outcome, body);
       case "DescribeKey":
         return this.keyStates.anyOverridden ? this.keyStates.describeKeyAnswer(outcome, requestedKeyId) : outcome;
       default:
         return outcome;
+    }
+  }
+
+  /**
+   * "If you delete a KMS key, all aliases associated with that KMS key are deleted" (developer guide, Delete an alias):
+   * before a call that sees aliases, those of keys whose waiting period ended (deleteKeyAfter) go, straight to moto.
+   */
+  private async dropAliasesOfDeletedKeys(
+    req: http.IncomingMessage,
+    operation: string,
+    body: Record<string, unknown>,
+  ): Promise<void> {
+    const deleted = this.keyStates.deletedKeyIds();
+    const seesAliases =
+      ["ListAliases", "CreateAlias", "UpdateAlias", "DeleteAlias"].includes(operation) ||
+      (operation === "DescribeKey" && typeof body.KeyId === "string" && /(^|:)alias\//.test(body.KeyId));
+    if (deleted.size === 0 || !seesAliases) return;
+    const call = (target: string, request: Record<string, unknown>) =>
+      this.send(req.headers, "POST", "/", Buffer.from(JSON.stringify(request)), {
+        "x-amz-target": `${TARGET_PREFIX}${target}`,
+        "content-type": JSON_CONTENT_TYPE,
+      });
+    const listed = parseBody<{ Aliases?: { AliasName?: string; TargetKeyId?: string }[] }>(
+      await call("ListAliases", {}),
+    );
+    for (const alias of listed?.Aliases ?? []) {
+      if (alias.AliasName && alias.TargetKeyId && deleted.has(alias.TargetKeyId)) {
+        await call("DeleteAlias", { AliasName: alias.AliasName });
+      }
     }
   }
 

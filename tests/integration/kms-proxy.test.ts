@@ -4,6 +4,7 @@ import {
   CancelKeyDeletionCommand,
   CreateAliasCommand,
   CreateKeyCommand,
+  DeleteAliasCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
   DisableKeyRotationCommand,
@@ -15,6 +16,7 @@ import {
   GetKeyRotationStatusCommand,
   KMSClient,
   KeyMetadata,
+  ListAliasesCommand,
   ListKeyPoliciesCommand,
   ListKeysCommand,
   ListResourceTagsCommand,
@@ -22,6 +24,7 @@ import {
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
   UntagResourceCommand,
+  UpdateAliasCommand,
   UpdateKeyDescriptionCommand,
 } from "@aws-sdk/client-kms";
 import { KmsProxy } from "../../testing/kms/proxy";
@@ -307,13 +310,15 @@ describe("KmsProxy in front of moto (testing/kms)", function () {
     });
 
     it("resolves the key from an ARN of any service name or from an alias", async () => {
-      const key = await pendingDeletionKey();
+      const key = await newKey();
+      const alias = `alias/kms-proxy-${key.KeyId}`;
+      // Before the deletion is scheduled: KMS makes no alias for a key pending deletion.
+      await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyId }));
+      await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 7 }));
       // The seed's form (service verenc, no Region), in the key's own account: KMS finds keys only there.
       const oddArn = `arn:aws:verenc:${key.Arn!.split(":")[4]}:key/${key.KeyId}`;
       await expectInvalidState(kms.send(new EnableKeyCommand({ KeyId: oddArn })), "PendingDeletion");
       await expectInvalidState(kms.send(new EnableKeyCommand({ KeyId: key.Arn })), "PendingDeletion");
-      const alias = `alias/kms-proxy-${key.KeyId}`;
-      await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyId }));
       await expectInvalidState(kms.send(new DisableKeyCommand({ KeyId: alias })), "PendingDeletion");
       const err = await rejects(kms.send(new EnableKeyCommand({ KeyId: key.KeyId })));
       expect(err.message).to.equal(`${key.Arn} is pending deletion.`);
@@ -337,6 +342,78 @@ describe("KmsProxy in front of moto (testing/kms)", function () {
         laxKms.destroy();
         await lax.stop();
       }
+    });
+  });
+
+  describe("aliases", () => {
+    const targetOf = async (name: string, c: KMSClient = direct) => {
+      for (let marker: string | undefined, first = true; first || marker; first = false) {
+        const page = await c.send(new ListAliasesCommand({ Limit: 100, Marker: marker }));
+        const found = page.Aliases?.find((alias) => alias.AliasName === name);
+        if (found) return found.TargetKeyId;
+        marker = page.Truncated ? page.NextMarker : undefined;
+      }
+      return undefined;
+    };
+
+    it("refuses CreateAlias and UpdateAlias to a key pending deletion; moves an alias off one, and deletes one on it", async () => {
+      const [live, pending] = [await newKey(), await pendingDeletionKey()];
+      const name = `alias/states-${live.KeyId}`;
+      await expectInvalidState(
+        kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: pending.Arn })),
+        "PendingDeletion",
+      );
+      expect(await targetOf(name), "moto made no alias").to.equal(undefined);
+      await direct.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: pending.KeyId }));
+      // Only the state of the key an alias is pointed at counts: it leaves a key pending deletion freely.
+      await kms.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: live.KeyId }));
+      expect(await targetOf(name)).to.equal(live.KeyId);
+      await expectInvalidState(
+        kms.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: pending.KeyId })),
+        "PendingDeletion",
+      );
+      await direct.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: pending.KeyId }));
+      await kms.send(new DeleteAliasCommand({ AliasName: name }));
+      expect(await targetOf(name)).to.equal(undefined);
+    });
+
+    it("answers ListAliases in pages of Limit (default 50) with NextMarker, as KMS does, and refuses a Limit over 100", async () => {
+      const key = await newKey();
+      for (let i = 0; i < 60; i++) {
+        await direct.send(
+          new CreateAliasCommand({ AliasName: `alias/page-${String(i).padStart(2, "0")}`, TargetKeyId: key.KeyId }),
+        );
+      }
+      const all = (await direct.send(new ListAliasesCommand({}))).Aliases!.map((alias) => alias.AliasName!);
+      const first = await kms.send(new ListAliasesCommand({}));
+      expect(first.Aliases).to.have.length(50);
+      expect(first.Truncated).to.equal(true);
+      const names = first.Aliases!.map((alias) => alias.AliasName!);
+      for (let marker = first.NextMarker; marker;) {
+        const page = await kms.send(new ListAliasesCommand({ Limit: 7, Marker: marker }));
+        expect(page.Aliases!.length).to.be.at.most(7);
+        names.push(...page.Aliases!.map((alias) => alias.AliasName!));
+        marker = page.Truncated ? page.NextMarker : undefined;
+      }
+      expect(names).to.have.members(all);
+      expect(new Set(names).size).to.equal(names.length);
+      const err = await rejects(kms.send(new ListAliasesCommand({ Limit: 101 })));
+      expect(err.name).to.equal("ValidationException");
+      for (let i = 0; i < 60; i++) {
+        await direct.send(new DeleteAliasCommand({ AliasName: `alias/page-${String(i).padStart(2, "0")}` }));
+      }
+    });
+
+    it("deletes a key's aliases with it when its waiting period ends (deleteKeyAfter)", async () => {
+      const key = await pendingDeletionKey();
+      const name = `alias/goes-with-${key.KeyId}`;
+      await direct.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: key.KeyId }));
+      proxy.deleteKeyAfter(key.KeyId!, 0);
+      expect(await targetOf(name, kms)).to.equal(undefined);
+      expect((await rejects(kms.send(new DescribeKeyCommand({ KeyId: name })))).name).to.equal("NotFoundException");
+      const other = await newKey();
+      await kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: other.KeyId }));
+      expect(await targetOf(name)).to.equal(other.KeyId);
     });
   });
 

@@ -2,12 +2,12 @@
 // recorded from CLI 3.248.0), the report's order, days left, and the exit codes.
 import type { EngineEvent, OpType } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
-import { daysLeft, findDrift, KMS_KEY_TYPE, observeKeys } from "../../cli/drift";
+import { daysLeft, findDrift, KMS_ALIAS_TYPE, KMS_KEY_TYPE, observeKeys } from "../../cli/drift";
 import { checkExitCode, recoverExitCode } from "../../cli/report";
 import type { StackReport } from "../../cli/stacks";
 
 const NOW = new Date("2026-11-29T08:00:00.000Z");
-const urn = (name: string): string => `urn:pulumi:dev::infra::${KMS_KEY_TYPE}::${name}`;
+const urn = (name: string, type = KMS_KEY_TYPE): string => `urn:pulumi:dev::infra::${type}::${name}`;
 
 type Props = Record<string, unknown>;
 
@@ -25,10 +25,10 @@ const LIVE: Props = {
   keyState: "Enabled",
 };
 
-function state(name: string, props: Props | undefined, inputs?: Props) {
+function stateOf(name: string, props: Props | undefined, inputs?: Props, type = KMS_KEY_TYPE) {
   return {
-    type: KMS_KEY_TYPE,
-    urn: urn(name),
+    type,
+    urn: urn(name, type),
     id: "k-1",
     parent: "",
     provider: "",
@@ -43,14 +43,17 @@ function keyEvents(
   live: Props | null | undefined,
   declared: Props | undefined,
   op: OpType = "update",
+  type = KMS_KEY_TYPE,
 ): EngineEvent[] {
+  const urn = (n: string) => `urn:pulumi:dev::infra::${type}::${n}`;
+  const state = (n: string, props: Props | undefined, inputs?: Props) => stateOf(n, props, inputs, type);
   const base = { sequence: 0, timestamp: 0 };
   const events: EngineEvent[] = [];
   if (live !== undefined) {
     events.push({
       ...base,
       resourcePreEvent: {
-        metadata: { op: "refresh", urn: urn(name), type: KMS_KEY_TYPE, provider: "", old: state(name, LIVE) },
+        metadata: { op: "refresh", urn: urn(name), type, provider: "", old: state(name, LIVE) },
       },
     });
     events.push({
@@ -59,7 +62,7 @@ function keyEvents(
         metadata: {
           op: "refresh",
           urn: urn(name),
-          type: KMS_KEY_TYPE,
+          type,
           provider: "",
           old: state(name, LIVE),
           new: live === null ? undefined : state(name, live, live),
@@ -74,7 +77,7 @@ function keyEvents(
         metadata: {
           op,
           urn: urn(name),
-          type: KMS_KEY_TYPE,
+          type,
           provider: "",
           old: live ? state(name, live, live) : undefined,
           new: state(name, undefined, declared),
@@ -86,6 +89,28 @@ function keyEvents(
 }
 
 describe("unit: kms-key-drift report", () => {
+  it("aliases: one repointed out of band is attribute drift in targetKeyId, by the key it resolves to; one gone is gone", () => {
+    const key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const other = "arn:aws:kms:us-east-1:111122223333:key/0b5e8f5a-0000-4000-8000-00000000beef";
+    const arn = "arn:aws:kms:us-east-1:111122223333:alias/orders";
+    const declared = { name: "alias/orders", targetKeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" };
+    const live = (target: string) => ({ ...declared, arn, targetKeyId: target.split("/").pop(), targetKeyArn: target });
+    const events = [
+      ...keyEvents("repointed", live(other), declared, "update", KMS_ALIAS_TYPE),
+      // The same key by ID in the declaration and by ARN in the state: no drift.
+      ...keyEvents("same", live(key), { ...declared, targetKeyId: key }, "same", KMS_ALIAS_TYPE),
+      ...keyEvents("gone", null, declared, "create", KMS_ALIAS_TYPE),
+    ];
+    const drift = findDrift(events, NOW);
+    expect(drift.map((d) => [d.resource, d.name, d.kind, d.attributes, d.upWould])).to.deep.equal([
+      ["KmsAlias", "repointed", "attributes", ["targetKeyId"], "point it back at its declared key"],
+      ["KmsAlias", "gone", "gone", [], "create the alias again, pointing at its declared key"],
+    ]);
+    expect(
+      findDrift(keyEvents("same", live(key), { ...declared, targetKeyId: key }, "update", KMS_ALIAS_TYPE), NOW),
+    ).to.have.length(0, "an update the engine plans for the same key by ID or ARN names no attribute: no drift");
+  });
+
   it("orders pending deletion (fewest days first), disabled, attributes, gone; computes whole days left", () => {
     const events = [
       ...keyEvents("gone", null, DECLARED, "create"),
@@ -219,8 +244,8 @@ describe("unit: kms-key-drift report", () => {
             urn: urn(name),
             type: KMS_KEY_TYPE,
             provider: "",
-            old: state(name, LIVE),
-            new: outputs ? state(name, outputs, outputs) : undefined,
+            old: stateOf(name, LIVE),
+            new: outputs ? stateOf(name, outputs, outputs) : undefined,
           },
         },
       },
