@@ -345,15 +345,13 @@ export function markdownTables(schema: ResourceSchema): string {
   });
   const outputs = Object.entries(schema.outputs)
     .filter(([, p]) => !p.internal)
-    .map(([name, p]) => `| \`${name}\` | ${cell(p.doc)} |`);
+    .map(([name, p]) => `\`${name}\` (${p.doc})`);
   return [
     "| input | what it is | default | allowed | on change |",
     "| --- | --- | --- | --- | --- |",
     ...inputs,
     "",
-    "| output | what it is |",
-    "| --- | --- |",
-    ...outputs,
+    `Outputs: every input as KMS has it now, and ${outputs.join("; ")}.`,
   ].join("\n");
 }
 

@@ -94,8 +94,8 @@ export const ALIAS_SCHEMA = defineSchema({
     }),
   },
   outputs: {
-    arn: output({ type: "string", doc: "The alias ARN" }),
-    targetKeyArn: output({ type: "string", doc: "The ARN of the key the alias points at" }),
+    arn: output({ type: "string", doc: "the alias ARN" }),
+    targetKeyArn: output({ type: "string", doc: "the ARN of the key the alias points at" }),
   },
   rules: (news, fail) => {
     const known = (name: string) => typeof news[name] === "string" && news[name] !== UNKNOWN;

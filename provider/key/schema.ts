@@ -155,23 +155,23 @@ export const KEY_SCHEMA = defineSchema({
     }),
   },
   outputs: {
-    keyId: output({ type: "string", doc: "The key ID; also the resource's id" }),
-    arn: output({ type: "string", doc: "The key ARN" }),
+    keyId: output({ type: "string", doc: "the key ID; also the resource's id" }),
+    arn: output({ type: "string", doc: "the key ARN" }),
     keyState: output({
       type: "string",
-      doc: 'KMS\'s KeyState, for example "Enabled", "Disabled" or "PendingDeletion"',
+      doc: "KMS's `KeyState`: `Enabled`, `Disabled`, `PendingDeletion`, `PendingReplicaDeletion`, `PendingImport`, `Unavailable`, `Creating` or `Updating`",
     }),
     deletionDate: output({
       type: "string",
-      doc: "ISO 8601; present only while the key is pending deletion",
+      doc: "ISO 8601, only while the key is pending deletion",
       optional: true,
     }),
     creationDate: output({ type: "string", doc: "ISO 8601" }),
-    origin: output({ type: "string", doc: "AWS_KMS, EXTERNAL, AWS_CLOUDHSM or EXTERNAL_KEY_STORE" }),
-    keyManager: output({ type: "string", doc: "CUSTOMER or AWS" }),
+    origin: output({ type: "string", doc: "`AWS_KMS`, `EXTERNAL`, `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE`" }),
+    keyManager: output({ type: "string", doc: "`CUSTOMER` or `AWS`" }),
     unreadable: output({
       type: "strings",
-      doc: 'Parts the last read could not see (access denied): "policy", "rotation", "tags"',
+      doc: "what the last read could not see because access was denied: `policy`, `rotation`, `tags`",
       optional: true,
     }),
     ownerTag: output({

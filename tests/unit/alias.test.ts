@@ -263,8 +263,8 @@ describe("KmsAlias from its schema", () => {
       /^\| `region` \| .* \| targetKeyId's when a key ARN, else the environment's \| .* \| \*\*replace\*\* when it names another Region than the alias's \|$/m,
     );
     expect(tables).to.match(/^\| `importAliasName` \| .*set by the `import` resource option \| adopts that alias/m);
-    expect(tables).to.include("| `arn` | The alias ARN |");
-    expect(tables).to.include("| `targetKeyArn` |");
+    expect(tables).to.include("`arn` (the alias ARN)");
+    expect(tables).to.include("`targetKeyArn` (");
   });
 
   it("the SDK's Args require name and targetKeyId", () => {
