@@ -34,6 +34,8 @@ export interface InputProperty<T extends PropertyType = PropertyType> {
   stateOnly?: boolean;
   /** Set by a resource option (for example `import`), not by the program's Args. */
   option?: boolean;
+  /** The program must declare it: check()'s failure when it does not, naming the property and what to declare. */
+  required?: string;
   /** The values KMS allows. */
   oneOf?: readonly string[];
   /** Whole numbers from min to max, of a unit ("days") when given. */
@@ -75,6 +77,8 @@ export interface ResourceSchema {
   rules?: (inputs: Props, fail: (property: string, reason: string) => void) => void;
   /** Properties the engine or check() passes along besides the declared inputs. */
   passedThrough?: readonly string[];
+  /** Names a program may not declare on this resource, each with check()'s failure: why, and where they belong. */
+  refusedInputs?: Readonly<Record<string, string>>;
 }
 
 /** A property declared in a schema, typed: lets `defineSchema` check each default and rule against its type. */
@@ -110,9 +114,13 @@ export type ReportedOf<S extends ResourceSchema> = {
     : ValueOf<S["outputs"][K]>;
 };
 
-/** The Args a program passes: every input the program declares (not those resource options set). */
+/** The Args a program passes: every input the program declares (not those resource options set), required ones too. */
 export type ArgsOf<S extends ResourceSchema> = {
-  [K in keyof S["inputs"] as S["inputs"][K] extends { option: true } ? never : K]?: Arg<ValueOf<S["inputs"][K]>>;
+  [K in keyof S["inputs"] as S["inputs"][K] extends { option: true } | { required: string } ? never : K]?: Arg<
+    ValueOf<S["inputs"][K]>
+  >;
+} & {
+  [K in keyof S["inputs"] as S["inputs"][K] extends { required: string } ? K : never]: Arg<ValueOf<S["inputs"][K]>>;
 };
 
 /** The typed outputs of a resource: its inputs (as KMS has them now) and what KMS reports. */
@@ -120,7 +128,9 @@ export type OutputsOf<S extends ResourceSchema> = {
   readonly [
     K in keyof S["inputs"] as S["inputs"][K] extends { option: true } ? never : K
   ]: import("@pulumi/pulumi").Output<
-    S["inputs"][K] extends { default: unknown } ? ValueOf<S["inputs"][K]> : ValueOf<S["inputs"][K]> | undefined
+    S["inputs"][K] extends { default: unknown } | { required: string }
+      ? ValueOf<S["inputs"][K]>
+      : ValueOf<S["inputs"][K]> | undefined
   >;
 } & {
   readonly [
@@ -207,12 +217,15 @@ export function validate(schema: ResourceSchema, news: Props): CheckFailure[] {
   const names = inputNames(schema);
   const passed = ["__provider", ...(schema.passedThrough ?? [])];
   for (const name of Object.keys(news)) {
-    if (!names.includes(name) && !passed.includes(name)) {
+    const refused = schema.refusedInputs?.[name];
+    if (refused !== undefined) fail(name, refused);
+    else if (!names.includes(name) && !passed.includes(name)) {
       fail(name, `${name} is not an input of ${schema.resource}; the inputs are: ${declarable(schema).join(", ")}`);
     }
   }
   for (const [name, property] of Object.entries(schema.inputs)) {
     const value = news[name];
+    if ((value === undefined || value === null) && property.required) fail(name, property.required);
     if (value === undefined || value === null || value === UNKNOWN) continue;
     const typed = property.typeCheckedByRule ? undefined : typeProblem(name, property, value);
     const problem = typed ?? ruleProblem(property, value, news);
@@ -284,9 +297,11 @@ export function markdownTables(schema: ResourceSchema): string {
   const rows = Object.entries(schema.inputs)
     .filter(([, p]) => !p.option)
     .map(([name, p]) => {
-      const rules = [p.replaceOnChange ? "changing it replaces" : "", p.stateOnly ? "kept in state only" : ""].filter(
-        Boolean,
-      );
+      const rules = [
+        p.required ? "required" : "",
+        p.replaceOnChange ? "changing it replaces" : "",
+        p.stateOnly ? "kept in state only" : "",
+      ].filter(Boolean);
       const shownDefault =
         p.defaultDoc ?? (p.default === undefined || typeof p.default === "function" ? "" : JSON.stringify(p.default));
       return `| \`${name}\` | ${p.type} | ${cell(shownDefault)} | ${cell([p.doc, ...rules].join("; "))} |`;

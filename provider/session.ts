@@ -106,3 +106,13 @@ export class ProviderSession {
     return entry.listing;
   }
 }
+
+let processSession: ProviderSession | undefined;
+
+/**
+ * The session of this provider process, shared by every resource's provider module it loads (KmsKey's, KmsReplicaKey's):
+ * a key a KmsReplicaKey read or claimed is the same key to a KmsKey in the same deployment.
+ */
+export function sessionOfProcess(): ProviderSession {
+  return (processSession ??= new ProviderSession());
+}

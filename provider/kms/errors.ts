@@ -30,6 +30,8 @@ export const REQUIRED_STATES: Readonly<Record<string, readonly KeyState[]>> = {
   UntagResource: NOT_PENDING_DELETION,
   UpdateKeyDescription: NOT_PENDING_DELETION,
   ScheduleKeyDeletion: ["Enabled", "Disabled", "PendingImport", "Unavailable", "Creating"],
+  // Of the primary key, in its own Region.
+  ReplicateKey: ["Enabled"],
 };
 
 /** "A, B or C". */
