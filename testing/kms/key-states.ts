@@ -300,6 +300,13 @@ export class KeyStates {
     else this.deletions.set(place, describeKeyCalls);
   }
 
+  /** A key made anew where one was deleted for good (a replica, whose ARN a new ReplicateKey gives again). */
+  madeAgain(arn: string): void {
+    const place = keyPlace(arn);
+    this.deleted.delete(place);
+    this.deletions.delete(place);
+  }
+
   /** Whether the key at this ARN (or ID in `region`) was deleted for good. */
   isDeleted(keyId: string, region?: string): boolean {
     return this.deleted.get(keyPlace(keyId, region)) === true;

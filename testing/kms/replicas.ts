@@ -81,6 +81,7 @@ export class ReplicaFamilies {
       const fixed = await this.moto(headers, operation, request, region);
       if (fixed.status !== 200) return fixed;
     }
+    if (typeof replica.Arn === "string") this.states.madeAgain(replica.Arn);
     if (this.creatingMs > 0 && typeof replica.Arn === "string") {
       this.states.override(replica.Arn, "Creating", this.creatingMs);
     }
