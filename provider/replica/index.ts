@@ -1,7 +1,9 @@
 // What the KmsReplicaKey resource loads at run time, in the engine's provider process.
+// The provider first: loaded before the schemas, provider/validation.ts (through ../session) would meet its require
+// cycle (validation -> keyAddress -> inputs -> key/schema -> validation) half-made, as a destroy that starts here does.
+import { ReplicaProvider } from "./provider";
 import { serve } from "../serve";
 import { sessionOfProcess } from "../session";
-import { ReplicaProvider } from "./provider";
 
 export { ReplicaProvider } from "./provider";
 export type { ReplicaInputs, ReplicaOutputs } from "./provider";
