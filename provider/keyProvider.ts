@@ -240,7 +240,8 @@ const KEY_ADOPTION: Adoption = {
   refusal(observed, inputs) {
     const desired = desiredKey(inputs as KeyInputs);
     const mismatches = REPLACE_ON_CHANGE.filter((name) => desired[name] !== observed[name]).map(
-      (name) => `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,
+      (name) =>
+        `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,
     );
     if (mismatches.length === 0) return undefined;
     return (

@@ -35,7 +35,10 @@ export function replicaArnOf(primary: KeyArn, region: string): string {
 }
 
 /** The primary key as DescribeKey shows it; refused in plain words when KMS would not replicate it. */
-export async function describePrimary(session: ProviderSession, primary: ReplicaRequest["primary"]): Promise<KeyMetadata> {
+export async function describePrimary(
+  session: ProviderSession,
+  primary: ReplicaRequest["primary"],
+): Promise<KeyMetadata> {
   const arn = primary.arn.arn;
   const metadata = await describeKey(session.client(primary.connection), arn);
   if (!metadata?.KeyId) {

@@ -128,7 +128,8 @@ export class ReplicaProvider implements dynamic.ResourceProvider {
     const observed = await currentKey(this.session, address, olds, "update");
     if (!observed) {
       const gone = new KeyNotFoundError(address.reference, "update");
-      gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` replicates the primary key again";
+      gone.message +=
+        "; run `pulumi refresh` to drop it from the stack, then `pulumi up` replicates the primary key again";
       throw gone;
     }
     const scope = changesOf(olds, news, REPLICA_SCHEMA);
@@ -183,7 +184,8 @@ const IMPORTED: Adoption = {
 const TAKEN_BACK: Adoption = {
   refusal(observed, inputs) {
     const mismatches = familyMismatches(observed, inputs);
-    if (mismatches.length > 0) return `cannot replicate into ${show(parseKeyArn(observed.arn)?.region)}: KMS key ${observed.arn} is there, and ${mismatches.join("; ")}.`;
+    if (mismatches.length > 0)
+      return `cannot replicate into ${show(parseKeyArn(observed.arn)?.region)}: KMS key ${observed.arn} is there, and ${mismatches.join("; ")}.`;
     if (isPendingDeletion(observed.keyState)) return undefined;
     const declared = inputs as ReplicaInputs;
     return (
@@ -205,7 +207,8 @@ export function diffReplica(olds: Props, news: Props): dynamic.DiffResult {
   const replaces = REPLACE_ON_CHANGE.filter((name) => news[name] !== UNKNOWN && schema.differs(olds[name], news[name]));
   const importing = news.importKeyId;
   const sameReplica =
-    typeof importing === "string" && (importing === olds.arn || (!parseKeyArn(importing) && bareKeyId(importing) === olds.keyId));
+    typeof importing === "string" &&
+    (importing === olds.arn || (!parseKeyArn(importing) && bareKeyId(importing) === olds.keyId));
   if (replaces.length > 0 && sameReplica) {
     // A replacement would adopt the very replica it replaces: say what to do before anything changes.
     throw new Error(

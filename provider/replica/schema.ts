@@ -33,7 +33,8 @@ const REPLICA_INPUTS = {
     type: "string",
     validate: ENDPOINT_INPUTS.region.validate,
     doc: "The Region to put the replica in; another Region than the primary key's",
-    required: "region is required: the Region to put the replica in, such as eu-west-1 (another Region than the primary key's)",
+    required:
+      "region is required: the Region to put the replica in, such as eu-west-1 (another Region than the primary key's)",
     replaceOnChange: true,
     kms: "ReplicateKey's ReplicaRegion; the Region in the replica's ARN",
     drift: false,
@@ -52,7 +53,8 @@ const REPLICA_INPUTS = {
     option: true,
     validate: (reference) => {
       const parsed = parseKeyReference(reference);
-      if ("error" in parsed) return `importKeyId (the import option) must name an existing replica key: ${parsed.error}`;
+      if ("error" in parsed)
+        return `importKeyId (the import option) must name an existing replica key: ${parsed.error}`;
       return /^mrk-/i.test(parsed.keyId)
         ? undefined
         : `importKeyId (the import option) must name a multi-Region replica key (its key ID starts with mrk-); ${show(reference)} is a single-Region key`;
@@ -77,8 +79,14 @@ export const REPLICA_SCHEMA = defineSchema({
   inputs: REPLICA_INPUTS,
   outputs: {
     ...KEY_SCHEMA.outputs,
-    keyId: { ...KEY_SCHEMA.outputs.keyId, doc: "The key ID, which the replica shares with its primary key; also the resource's id" },
-    arn: { ...KEY_SCHEMA.outputs.arn, doc: "The replica's key ARN, in its own Region: what names it (its key ID does not)" },
+    keyId: {
+      ...KEY_SCHEMA.outputs.keyId,
+      doc: "The key ID, which the replica shares with its primary key; also the resource's id",
+    },
+    arn: {
+      ...KEY_SCHEMA.outputs.arn,
+      doc: "The replica's key ARN, in its own Region: what names it (its key ID does not)",
+    },
   },
   passedThrough: KEY_SCHEMA.passedThrough,
   refusedInputs: PRIMARY_ONLY,

@@ -74,7 +74,9 @@ export class ReplicaFamilies {
     const policy = typeof body.Policy === "string" ? body.Policy : answer.ReplicaPolicy;
     const tags = Array.isArray(body.Tags) ? body.Tags : [];
     const keyId = replica.KeyId;
-    const fixes: [string, Record<string, unknown>][] = [["UpdateKeyDescription", { KeyId: keyId, Description: description }]];
+    const fixes: [string, Record<string, unknown>][] = [
+      ["UpdateKeyDescription", { KeyId: keyId, Description: description }],
+    ];
     if (policy !== undefined) fixes.push(["PutKeyPolicy", { KeyId: keyId, PolicyName: "default", Policy: policy }]);
     if (tags.length > 0) fixes.push(["TagResource", { KeyId: keyId, Tags: tags }]);
     for (const [operation, request] of fixes) {

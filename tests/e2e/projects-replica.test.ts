@@ -146,8 +146,10 @@ describe(`e2e: a primary KmsKey and its KmsReplicaKey through the engine (${LEG.
     expect(
       kms.proxy.callLog.filter((c) => c.operation === "ScheduleKeyDeletion").map((c) => `${c.region}:${c.status}`),
     ).to.deep.equal(["eu-west-1:200", "us-east-1:200"]);
-    expect((await project.exportState()).deployment.resources?.filter((r) => r.type !== "pulumi:pulumi:Stack")).to.satisfy(
-      (left: StateResource[] | undefined) => (left ?? []).every((r) => r.type.startsWith("pulumi:providers:")),
+    expect(
+      (await project.exportState()).deployment.resources?.filter((r) => r.type !== "pulumi:pulumi:Stack"),
+    ).to.satisfy((left: StateResource[] | undefined) =>
+      (left ?? []).every((r) => r.type.startsWith("pulumi:providers:")),
     );
   });
 });

@@ -78,7 +78,9 @@ describe("KmsProxy: multi-Region key families as KMS has them", function () {
   }
 
   async function replicate(key: KeyMetadata, region = "eu-west-1", more = {}): Promise<KeyMetadata> {
-    const out = await kms("us-east-1").send(new ReplicateKeyCommand({ KeyId: key.KeyId, ReplicaRegion: region, ...more }));
+    const out = await kms("us-east-1").send(
+      new ReplicateKeyCommand({ KeyId: key.KeyId, ReplicaRegion: region, ...more }),
+    );
     return out.ReplicaKeyMetadata!;
   }
 
@@ -180,7 +182,9 @@ describe("KmsProxy: multi-Region key families as KMS has them", function () {
     expect(tags.Tags).to.deep.equal([{ TagKey: "team", TagValue: "eu" }]);
 
     const bare = await primary("described");
-    const plain = await kms("us-east-1").send(new ReplicateKeyCommand({ KeyId: bare.KeyId, ReplicaRegion: "eu-west-1" }));
+    const plain = await kms("us-east-1").send(
+      new ReplicateKeyCommand({ KeyId: bare.KeyId, ReplicaRegion: "eu-west-1" }),
+    );
     expect(plain.ReplicaKeyMetadata?.Description).to.equal("");
     expect(plain.ReplicaTags).to.deep.equal([]);
     expect(JSON.parse(plain.ReplicaPolicy!).Id).to.equal("key-default-1");
@@ -220,7 +224,9 @@ describe("KmsProxy: multi-Region key families as KMS has them", function () {
 
     // Without replicas, a primary is PendingDeletion with its date.
     const alone = await primary();
-    const out = await kms("us-east-1").send(new ScheduleKeyDeletionCommand({ KeyId: alone.KeyId, PendingWindowInDays: 7 }));
+    const out = await kms("us-east-1").send(
+      new ScheduleKeyDeletionCommand({ KeyId: alone.KeyId, PendingWindowInDays: 7 }),
+    );
     expect(out.KeyState).to.equal("PendingDeletion");
     expect(out.DeletionDate).to.be.a("date");
   });
@@ -231,9 +237,10 @@ describe("KmsProxy: multi-Region key families as KMS has them", function () {
     expect((await describeKey(moto("eu-west-1"), replica.Arn!)).MultiRegionConfiguration?.MultiRegionKeyType).to.equal(
       "REPLICA",
     );
-    expect((await describeKey(moto("us-east-1"), key.Arn!)).MultiRegionConfiguration?.MultiRegionKeyType, "moto").to.equal(
-      "REPLICA",
-    );
+    expect(
+      (await describeKey(moto("us-east-1"), key.Arn!)).MultiRegionConfiguration?.MultiRegionKeyType,
+      "moto",
+    ).to.equal("REPLICA");
     expect((await describeKey(kms("us-east-1"), key.Arn!)).MultiRegionConfiguration?.MultiRegionKeyType).to.equal(
       "PRIMARY",
     );

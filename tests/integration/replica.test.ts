@@ -89,7 +89,8 @@ describe("KmsReplicaKey against a KMS server", function () {
       deletionWindowInDays: 7,
     });
     expect(outs.tags).to.deep.equal({ team: "payments", copy: "eu" });
-    for (const name of ["enableKeyRotation", "keyUsage", "multiRegion", "ownerTag"]) expect(outs).to.not.have.property(name);
+    for (const name of ["enableKeyRotation", "keyUsage", "multiRegion", "ownerTag"])
+      expect(outs).to.not.have.property(name);
 
     const live = await describeIn(REPLICA_REGION, arn);
     expect(live).to.include({ Description: "orders, Ireland", KeyState: "Enabled" });
@@ -130,7 +131,10 @@ describe("KmsReplicaKey against a KMS server", function () {
     expect(read.props).to.include({ arn, keyState: "PendingDeletion", primaryKeyArn: inputs.primaryKeyArn });
     expect(Date.parse(read.props.deletionDate)).to.be.greaterThan(Date.now());
     expect(read.inputs).to.include({ keyState: "PendingDeletion" });
-    expect(kms.proxy.callLog.every((c) => c.region === REPLICA_REGION), "read in the replica's own Region").to.equal(true);
+    expect(
+      kms.proxy.callLog.every((c) => c.region === REPLICA_REGION),
+      "read in the replica's own Region",
+    ).to.equal(true);
 
     const diff = await replicas.diff(id, read.props, inputs);
     expect(diff).to.deep.include({ changes: true, replaces: [] });
@@ -187,12 +191,19 @@ describe("KmsReplicaKey against a KMS server", function () {
     const arn = made.ReplicaKeyMetadata!.Arn!;
     await by(REPLICA_REGION).send(new ScheduleKeyDeletionCommand({ KeyId: primary.id, PendingWindowInDays: 7 }));
 
-    const inputs = await checkedReplica({ primaryKeyArn: primary.outs.arn, description: "taken back", tags: { t: "1" } });
+    const inputs = await checkedReplica({
+      primaryKeyArn: primary.outs.arn,
+      description: "taken back",
+      tags: { t: "1" },
+    });
     kms.proxy.resetCounts();
     const created = await replicas.create(inputs);
     figures["create over one pending deletion"] = count(kms.proxy.callLog);
     const log = kms.proxy.callLog;
-    expect(log.find((c) => c.operation === "ReplicateKey")).to.include({ status: 400, error: "AlreadyExistsException" });
+    expect(log.find((c) => c.operation === "ReplicateKey")).to.include({
+      status: 400,
+      error: "AlreadyExistsException",
+    });
     expect(kms.proxy.writes()).to.deep.equal([
       "ReplicateKey",
       "CancelKeyDeletion",
@@ -224,7 +235,9 @@ describe("KmsReplicaKey against a KMS server", function () {
       () => undefined,
       (err: Error) => err,
     );
-    expect(refused?.message).to.include(`KMS already has a replica of ${primary.outs.arn} in ${REPLICA_REGION}: ${arn}`);
+    expect(refused?.message).to.include(
+      `KMS already has a replica of ${primary.outs.arn} in ${REPLICA_REGION}: ${arn}`,
+    );
     expect(refused?.message).to.include(`add the import resource option: { import: "${arn}" }`);
     expect(kms.proxy.writes(), "nothing changed").to.deep.equal(["ReplicateKey"]);
     expect((await describeIn(REPLICA_REGION, arn)).Description).to.equal("someone's");
@@ -325,9 +338,9 @@ describe("KmsReplicaKey against a KMS server", function () {
       whileHeld: async () => kms.proxy.addFault({ operation: "DescribeKey", kind: "accessDenied", times: 1 }),
     });
     const created = await replicas.create(inputs);
-    expect(kms.proxy.callLog.filter((c) => c.operation === "ReplicateKey").map((c) => c.error ?? c.status)).to.deep.equal(
-      ["reset", "AlreadyExistsException"],
-    );
+    expect(
+      kms.proxy.callLog.filter((c) => c.operation === "ReplicateKey").map((c) => c.error ?? c.status),
+    ).to.deep.equal(["reset", "AlreadyExistsException"]);
     expect(created.outs).to.include({ keyState: "Enabled", description: "lost, retried" });
     expect((created.outs as Props).ownerTag, "its own replica, not an adoption").to.equal(undefined);
   });

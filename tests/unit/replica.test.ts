@@ -56,9 +56,9 @@ describe("KmsReplicaKey check()", () => {
     expect(await refusal({ ...BASE, primaryKeyArn: KEY_ID }, "primaryKeyArn")).to.match(
       /primaryKeyArn must be the key ARN of a multi-Region primary key/,
     );
-    expect(await refusal({ ...BASE, primaryKeyArn: `arn:aws:kms::111122223333:key/${KEY_ID}` }, "primaryKeyArn")).to.include(
-      "must be the key ARN",
-    );
+    expect(
+      await refusal({ ...BASE, primaryKeyArn: `arn:aws:kms::111122223333:key/${KEY_ID}` }, "primaryKeyArn"),
+    ).to.include("must be the key ARN");
     expect(await refusal({ ...BASE, primaryKeyArn: 42 }, "primaryKeyArn")).to.include("must be a string");
   });
 
@@ -107,9 +107,9 @@ describe("KmsReplicaKey check()", () => {
     expect((await provider.check({}, { ...BASE, importKeyId: REPLICA_ARN })).failures).to.equal(undefined);
     expect((await provider.check({}, { ...BASE, importKeyId: KEY_ID })).failures).to.equal(undefined);
     expect(await refusal({ ...BASE, importKeyId: "alias/x" }, "importKeyId")).to.include("an alias names a key");
-    expect(
-      await refusal({ ...BASE, importKeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" }, "importKeyId"),
-    ).to.include("single-Region key");
+    expect(await refusal({ ...BASE, importKeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" }, "importKeyId")).to.include(
+      "single-Region key",
+    );
     expect(
       await refusal({ ...BASE, importKeyId: REPLICA_ARN.replace("eu-west-1", "ap-southeast-2") }, "region"),
     ).to.include('the import option names a replica in "ap-southeast-2"');
@@ -125,7 +125,13 @@ describe("KmsReplicaKey check()", () => {
     expect(tables).to.include("| `primaryKeyArn` | string |  | The ARN of the multi-Region primary key");
     expect(tables).to.match(/\| `region` \| string \| {2}\| .*required; changing it replaces \|/);
     expect(tables).to.not.include("enableKeyRotation");
-    expect(outputNames(REPLICA_SCHEMA)).to.include.members(["primaryKeyArn", "region", "arn", "keyState", "deletionDate"]);
+    expect(outputNames(REPLICA_SCHEMA)).to.include.members([
+      "primaryKeyArn",
+      "region",
+      "arn",
+      "keyState",
+      "deletionDate",
+    ]);
     expect(outputNames(REPLICA_SCHEMA)).to.not.include("ownerTag");
   });
 });
@@ -134,9 +140,13 @@ describe("KmsReplicaKey's provider module", () => {
   it("loads first in a process of its own, as the engine's provider process of a destroy that starts with a replica", () => {
     // The compiled module beside this test's: dist/provider/replica/index.js.
     const module = path.join(__dirname, "..", "..", "provider", "replica", "index.js");
-    const loaded = execFileSync(process.execPath, ["-e", `console.log(Object.keys(require(${JSON.stringify(module)})).sort().join())`], {
-      encoding: "utf8",
-    });
+    const loaded = execFileSync(
+      process.execPath,
+      ["-e", `console.log(Object.keys(require(${JSON.stringify(module)})).sort().join())`],
+      {
+        encoding: "utf8",
+      },
+    );
     expect(loaded.trim()).to.equal("ReplicaProvider,check,create,delete,diff,read,update");
   });
 });
