@@ -99,6 +99,7 @@ describe("KmsProxy: AWS KMS's request quotas (testing/kms)", function () {
       DisableKeyRotation: 5,
       UntagResource: 5,
       UpdateKeyDescription: 5,
+      ReplicateKey: 5,
       TagResource: 10,
       EnableKeyRotation: 15,
       PutKeyPolicy: 15,
