@@ -3,11 +3,12 @@
 //     (API reference, ReplicateKey: "If the Region already includes a replica of the key you're trying to replicate,
 //     ReplicateKey returns an AlreadyExistsException error. If the key state of the existing replica is
 //     PendingDeletion, you can cancel the scheduled key deletion");
-//   - ReplicateKey replicates only a multi-Region primary key (UnsupportedOperationException otherwise);
-//   - the replica has the description, policy and tags the request gives, else "" , the default key policy and none
+//   - ReplicateKey replicates only a multi-Region primary key (UnsupportedOperationException otherwise), which must be
+//     Enabled (key state table, row ReplicateKey: key-states.ts);
+//   - the replica has the description, policy and tags the request gives, else "", the default key policy and none
 //     (Developer guide, "Creating multi-Region replica keys", Using the AWS KMS API); moto gives it the primary's;
 //   - a new replica is in the transient Creating state for a while (Key states: "A multi-Region replica key is in the
-//     transient Creating key state while it is being created"), when setCreatingMs says so;
+//     transient Creating key state while it is being created"), when the proxy is told how long (setReplicaCreatingMs);
 //   - a primary key scheduled for deletion while it has replicas is PendingReplicaDeletion, without a deletion date,
 //     until they are deleted (Key states: "When you schedule deletion of a multi-Region primary key that has replica
 //     keys, the primary key is in the PendingReplicaDeletion state until all of its replica keys are deleted");
@@ -47,6 +48,7 @@ export class ReplicaFamilies {
     if (!primary) return undefined;
     const name = typeof primary.Arn === "string" ? primary.Arn : String(primary.KeyId);
     const config = primary.MultiRegionConfiguration;
+    // API reference, ReplicateKey: "creates a multi-Region replica key based on a multi-Region primary key".
     if (primary.MultiRegion !== true || !config) {
       return jsonError(400, "UnsupportedOperationException", `${name} is not a multi-Region key.`);
     }
@@ -57,6 +59,7 @@ export class ReplicaFamilies {
         `${name} is a multi-Region replica key; ReplicateKey replicates its primary key ${config.PrimaryKey?.Arn}.`,
       );
     }
+    // API reference, ReplicateKey: "You cannot create more than one replica of a primary key in any Region".
     const existing = this.liveReplicas(config).find((replica) => replica.Region === body.ReplicaRegion);
     if (existing) {
       return jsonError(400, "AlreadyExistsException", `Replica key ${existing.Arn} already exists.`);
@@ -70,6 +73,8 @@ export class ReplicaFamilies {
     const replica = answer?.ReplicaKeyMetadata;
     const region = typeof body.ReplicaRegion === "string" ? body.ReplicaRegion : undefined;
     if (!replica || typeof replica.KeyId !== "string" || region === undefined) return outcome;
+    // Developer guide, "Creating multi-Region replica keys": without Tags, Description or KeyPolicy, "AWS KMS creates
+    // the replica key with no tags, an empty string description, and the default key policy".
     const description = typeof body.Description === "string" ? body.Description : "";
     const policy = typeof body.Policy === "string" ? body.Policy : answer.ReplicaPolicy;
     const tags = Array.isArray(body.Tags) ? body.Tags : [];
@@ -84,6 +89,7 @@ export class ReplicaFamilies {
       if (fixed.status !== 200) return fixed;
     }
     if (typeof replica.Arn === "string") this.states.madeAgain(replica.Arn);
+    // Key states: a new replica "is in the transient Creating key state while it is being created".
     if (this.creatingMs > 0 && typeof replica.Arn === "string") {
       this.states.override(replica.Arn, "Creating", this.creatingMs);
     }
@@ -104,6 +110,7 @@ export class ReplicaFamilies {
    * PendingReplicaDeletion without a deletion date; ScheduleKeyDeletion answers with the state it left.
    */
   scheduled(meta: Metadata | undefined, body: Record<string, unknown>, outcome: Outcome): Outcome {
+    // Key states: "the primary key is in the PendingReplicaDeletion state until all of its replica keys are deleted".
     const config = meta?.MultiRegionConfiguration;
     const waits =
       config !== undefined &&

@@ -91,6 +91,12 @@ describe(`e2e: a primary KmsKey and its KmsReplicaKey through the engine (${LEG.
       "PRIMARY",
     );
     expect(JSON.stringify(made), "no credentials in the state").to.not.match(/AKIATESTDISTINCTIVE7|test-distinctive/);
+    // The replica's state names its provider by one require() of the package's module, as a KmsKey's does.
+    const named = String(made.replica.outputs?.__provider);
+    expect(named, named.slice(0, 600)).to.match(
+      /require\("pulumi-kms-key\/(provider\/replica|dist\/provider\/replica\/index\.js)"\)/,
+    );
+    expect(JSON.stringify(made.replica).length, "the replica's entry in the state").to.be.below(4096);
 
     // Behind Pulumi's back: the replica, then its primary, which waits for its replica (PendingReplicaDeletion).
     await by("eu-west-1").send(new ScheduleKeyDeletionCommand({ KeyId: made.replica.id, PendingWindowInDays: 7 }));
