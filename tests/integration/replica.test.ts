@@ -156,6 +156,18 @@ describe("KmsReplicaKey against a KMS server", function () {
     expect(kms.proxy.callLog.map((c) => c.operation)).to.deep.equal(["DescribeKey", "CancelKeyDeletion", "EnableKey"]);
   });
 
+  it("brings back a replica declared disabled: cancelled, left Disabled, EnableKey never called", async () => {
+    const { inputs, id, outs } = await newReplica({ enabled: false });
+    await by(REPLICA_REGION).send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    const read = await replicas.read(id, outs);
+    expect((await replicas.diff(id, read.props, inputs)).replaces).to.deep.equal([]);
+    kms.proxy.resetCounts();
+    const updated = await replicas.update(id, read.props, inputs);
+    expect(kms.proxy.writes()).to.deep.equal(["CancelKeyDeletion"]);
+    expect(updated.outs).to.include({ arn: outs.arn, keyState: "Disabled", enabled: false });
+    expect((await describeIn(REPLICA_REGION, outs.arn as string)).KeyState).to.equal("Disabled");
+  });
+
   it("updates only the replica: description, policy, tags and enabled in its own Region; the primary keeps its own", async () => {
     const { primary, inputs, id, outs } = await newReplica({ description: "before", tags: { a: "1" } });
     const news = await checkedReplica({
