@@ -5,6 +5,7 @@
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { ALIAS_SCHEMA } from "../provider/alias/schema";
 import { KEY_SCHEMA } from "../provider/key/schema";
+import { REPLICA_SCHEMA } from "../provider/replica/schema";
 import { changesOf } from "../provider/keyProvider";
 import { driftProperties, propertyDiffers, ResourceSchema } from "../provider/schema";
 import { isPendingDeletion } from "../provider/plan";
@@ -32,6 +33,12 @@ const VIEWS: Readonly<Record<string, DriftView>> = {
     schema: KEY_SCHEMA,
     stateDiffers: (live, declared) => changesOf(live, declared).changed.has("enabled"),
     whenGone: "create a new key: KMS no longer has this one, and data encrypted under it cannot be decrypted",
+  },
+  [KMS_REPLICA_KEY_TYPE]: {
+    resource: "KmsReplicaKey",
+    schema: REPLICA_SCHEMA,
+    stateDiffers: (live, declared) => changesOf(live, declared, REPLICA_SCHEMA).changed.has("enabled"),
+    whenGone: "create a new replica: KMS no longer has this one (the primary key still holds the key material)",
   },
   [KMS_ALIAS_TYPE]: {
     resource: "KmsAlias",

@@ -33,6 +33,18 @@ const STATE_ONLY_INPUTS = schema.stateOnly(KEY_SCHEMA) as (keyof KeyInputs)[];
 
 type Props = Record<string, unknown>;
 
+/** A resource's outputs from its inputs and the key as KMS has it (KmsKey's: outputsOf). */
+export type OutputsFn = (declared: object, observed: ObservedKey, importing?: boolean) => object;
+
+/** What an adoption (the import option) checks and reports, for the resource that adopts: KmsKey's by default. */
+export interface Adoption {
+  /** Why the key found can't be taken as declared, in plain words; undefined when it can. */
+  refusal(observed: ObservedKey, inputs: Props): string | undefined;
+  /** What the adoption's reconcile may change. */
+  scope: UpdateScope;
+  outputs: OutputsFn;
+}
+
 export class KeyProvider implements dynamic.ResourceProvider {
   /** What this provider process remembers between calls (one per deployment). */
   constructor(private readonly session = new ProviderSession()) {}
@@ -150,7 +162,7 @@ async function adoptedByAnother(
  * The key as it is now, undefined when it is gone: this process's refresh read of it moments ago, else one DescribeKey
  * (which orders the calls safely) with policy, rotation and tags as last read.
  */
-async function currentKey(
+export async function currentKey(
   session: ProviderSession,
   address: KeyAddress,
   olds: Props,
@@ -180,7 +192,12 @@ function justRead(session: ProviderSession, address: KeyAddress, olds: Props): O
  * The engine can't import dynamic resources (its Read for an import carries no provider: pulumi/pulumi#16175),
  * so KmsKey turns the `import` option into this: take over the existing key, as an update would reconcile it.
  */
-async function adopt(session: ProviderSession, reference: string, inputs: Props): Promise<dynamic.CreateResult> {
+export async function adopt(
+  session: ProviderSession,
+  reference: string,
+  inputs: Props,
+  adoption: Adoption = KEY_ADOPTION,
+): Promise<dynamic.CreateResult> {
   const parsed = parseKeyReference(reference);
   if ("error" in parsed) throw new Error(`cannot import the key: ${parsed.error}`);
   const declared = inputs as KeyInputs;
@@ -194,16 +211,8 @@ async function adopt(session: ProviderSession, reference: string, inputs: Props)
   ).catch((err: Error) => {
     throw new Error(`cannot import the key: ${err.message}`);
   });
-  const desired = desiredKey(declared);
-  const mismatches = REPLACE_ON_CHANGE.filter((name) => desired[name] !== observed[name]).map(
-    (name) => `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,
-  );
-  if (mismatches.length > 0) {
-    throw new Error(
-      `cannot import KMS key ${observed.keyId} as declared: ${mismatches.join("; ")}. Declare them as the key has them; ` +
-        `or, for a new key with these properties, remove the import option.`,
-    );
-  }
+  const refusal = adoption.refusal(observed, inputs);
+  if (refusal !== undefined) throw new Error(refusal);
   // The owner tag outlives this process: a replacement that adopts this very key (the import option left in the
   // program) marks it anew, and the replaced resource's delete, in this run or a later one, then leaves the key alone.
   // KMS tags nothing pending deletion, so such a key is marked once reconcile has cancelled its deletion.
@@ -216,17 +225,36 @@ async function adopt(session: ProviderSession, reference: string, inputs: Props)
     owned ? { ...inputs, ownerTag } : inputs,
     observed,
     address,
-    FULL_SCOPE,
+    adoption.scope,
     "import",
+    adoption.outputs,
   );
   session.rememberAdopted(after.arn);
   if (pending) {
     owned = await markOwner(session, address, ownerTag).catch(async (err: unknown) => {
-      throw await partialFailure(session, err, inputs, after);
+      throw await partialFailure(session, err, inputs, after, undefined, adoption.outputs);
     });
   }
-  return { id: after.keyId, outs: outputsOf(owned ? { ...inputs, ownerTag } : inputs, after) };
+  return { id: after.keyId, outs: adoption.outputs(owned ? { ...inputs, ownerTag } : inputs, after) };
 }
+
+/** KmsKey's adoption: the key's usage, spec and multi-Region must be as declared; then the whole key is reconciled. */
+const KEY_ADOPTION: Adoption = {
+  refusal(observed, inputs) {
+    const desired = desiredKey(inputs as KeyInputs);
+    const mismatches = REPLACE_ON_CHANGE.filter((name) => desired[name] !== observed[name]).map(
+      (name) =>
+        `${name} is ${JSON.stringify(observed[name])} but the program declares ${JSON.stringify(desired[name])}`,
+    );
+    if (mismatches.length === 0) return undefined;
+    return (
+      `cannot import KMS key ${observed.keyId} as declared: ${mismatches.join("; ")}. Declare them as the key has them; ` +
+      `or, for a new key with these properties, remove the import option.`
+    );
+  },
+  scope: FULL_SCOPE,
+  outputs: outputsOf,
+};
 
 /** The key as DescribeKey shows it now, with policy, rotation and tags as last read (the state's outputs). */
 function lastKnown(metadata: Parameters<typeof observedFrom>[0], olds: Props): ObservedKey {
@@ -246,13 +274,14 @@ function lastKnown(metadata: Parameters<typeof observedFrom>[0], olds: Props): O
 }
 
 /** reconcile(), with any failure or refusal carrying the key's id and properties so the engine keeps tracking it. */
-async function reconcileTracked(
+export async function reconcileTracked(
   session: ProviderSession,
   inputs: Props,
   observed: ObservedKey,
   address: KeyAddress,
   scope: UpdateScope,
   operation: string,
+  outputs: OutputsFn = outputsOf,
 ): Promise<ObservedKey> {
   const declared = inputs as KeyInputs;
   let after: ObservedKey;
@@ -268,9 +297,9 @@ async function reconcileTracked(
             (elsewhere: unknown) => elsewhere,
           )
         : err;
-    throw await partialFailure(session, failure, inputs, undefined, address);
+    throw await partialFailure(session, failure, inputs, undefined, address, outputs);
   }
-  if (refusal) throw await partialFailure(session, new Error(refusal), inputs, after);
+  if (refusal) throw await partialFailure(session, new Error(refusal), inputs, after, undefined, outputs);
   return after;
 }
 
@@ -316,12 +345,13 @@ async function runStep(session: ProviderSession, address: KeyAddress, step: KeyS
 }
 
 /** An error that carries the key's id and properties, so the engine keeps tracking a key that exists. */
-async function partialFailure(
+export async function partialFailure(
   session: ProviderSession,
   err: unknown,
   inputs: Props,
   known: ObservedKey | undefined,
   address?: KeyAddress,
+  outputs: OutputsFn = outputsOf,
 ): Promise<Error> {
   const error = err instanceof Error ? err : new Error(String(err));
   let observed = known;
@@ -333,13 +363,13 @@ async function partialFailure(
     // The engine shows only the reasons of an error that carries an id (ErrorResourceInitFailed).
     reasons: [error.message],
     id: observed.keyId,
-    properties: { ...outputsOf(inputs, observed), __provider: inputs.__provider },
+    properties: { ...outputs(inputs, observed), __provider: inputs.__provider },
   });
 }
 
 /** Inputs with defaults filled in, plus the key state they ask for (so previews show keyState changes). */
-export function withDefaults(news: Props): CheckedInputs {
-  const inputs = schema.withDefaults(KEY_SCHEMA, withoutAbsent(news)) as KeyInputs & Props;
+export function withDefaults(news: Props, resource: schema.ResourceSchema = KEY_SCHEMA): CheckedInputs {
+  const inputs = schema.withDefaults(resource, withoutAbsent(news)) as KeyInputs & Props;
   const enabled = inputs.enabled as unknown;
   const checked: CheckedInputs & Props = {
     ...inputs,
@@ -383,9 +413,9 @@ export function diffKey(olds: Props, news: Props): dynamic.DiffResult {
 }
 
 /** The parts of the key whose declared value differs from the last known one: what an update may change. */
-export function changesOf(olds: Props, news: Props): UpdateScope {
+export function changesOf(olds: Props, news: Props, resource: schema.ResourceSchema = KEY_SCHEMA): UpdateScope {
   // The key's state has its own rule (keyStateDiffers): states the provider can't change settle the diff.
-  const changed = schema.changedParts(KEY_SCHEMA, olds, news, ["enabled"]) as Set<KeyPart>;
+  const changed = schema.changedParts(resource, olds, news, ["enabled"]) as Set<KeyPart>;
   const keyStateManaged = news.keyStateIgnored !== true;
   if (keyStateManaged && keyStateDiffers(olds, news)) changed.add("enabled");
   return { changed, keyStateManaged };

@@ -38,6 +38,8 @@ export interface ObservedKey {
   multiRegion: boolean;
   /** PRIMARY or REPLICA for a multi-Region key. */
   multiRegionKeyType?: string;
+  /** A multi-Region key's primary key (its own ARN for a primary). */
+  primaryKeyArn?: string;
   origin: string;
   keyManager: string;
   policy?: string;

@@ -24,8 +24,11 @@ export interface InputProperty<T extends PropertyType = PropertyType> {
   type: T;
   /** One line for the SDK and the README, in the user's words. */
   doc: string;
-  /** The program must declare it: check() refuses a declaration without it, and the SDK's Args type requires it. */
-  required?: boolean;
+  /**
+   * The program must declare it: check() refuses a declaration without it (with this message, or one of the property's
+   * doc), and the SDK's Args type requires it.
+   */
+  required?: true | string;
   /** What check() fills in when the program leaves the property out; a function when it depends on other inputs. */
   default?: PropertyTypes[T] | ((inputs: Props) => PropertyTypes[T] | undefined);
   /** How the default reads in the README, when it is not the value itself. */
@@ -90,6 +93,8 @@ export interface ResourceSchema {
   rules?: (inputs: Props, fail: (property: string, reason: string) => void) => void;
   /** Properties the engine or check() passes along besides the declared inputs. */
   passedThrough?: readonly string[];
+  /** Names a program may not declare on this resource, each with check()'s failure: why, and where they belong. */
+  refusedInputs?: Readonly<Record<string, string>>;
 }
 
 /** A property declared in a schema, typed: lets `defineSchema` check each default and rule against its type. */
@@ -127,11 +132,13 @@ export type ReportedOf<S extends ResourceSchema> = {
 
 /** The Args a program passes: every input the program declares (not those resource options set); required ones too. */
 export type ArgsOf<S extends ResourceSchema> = {
-  [K in keyof S["inputs"] as S["inputs"][K] extends { option: true } | { required: true } ? never : K]?: Arg<
+  [K in keyof S["inputs"] as S["inputs"][K] extends { option: true } | { required: true | string } ? never : K]?: Arg<
     ValueOf<S["inputs"][K]>
   >;
 } & {
-  [K in keyof S["inputs"] as S["inputs"][K] extends { required: true } ? K : never]: Arg<ValueOf<S["inputs"][K]>>;
+  [K in keyof S["inputs"] as S["inputs"][K] extends { required: true | string } ? K : never]: Arg<
+    ValueOf<S["inputs"][K]>
+  >;
 };
 
 /** The typed outputs of a resource: its inputs (as KMS has them now) and what KMS reports. */
@@ -139,7 +146,7 @@ export type OutputsOf<S extends ResourceSchema> = {
   readonly [
     K in keyof S["inputs"] as S["inputs"][K] extends { option: true } ? never : K
   ]: import("@pulumi/pulumi").Output<
-    S["inputs"][K] extends { default: unknown } | { required: true }
+    S["inputs"][K] extends { default: unknown } | { required: true | string }
       ? ValueOf<S["inputs"][K]>
       : ValueOf<S["inputs"][K]> | undefined
   >;
@@ -246,14 +253,17 @@ export function validate(schema: ResourceSchema, news: Props): CheckFailure[] {
   const names = inputNames(schema);
   const passed = ["__provider", ...(schema.passedThrough ?? [])];
   for (const name of Object.keys(news)) {
-    if (!names.includes(name) && !passed.includes(name)) {
+    const refused = schema.refusedInputs?.[name];
+    if (refused !== undefined) fail(name, refused);
+    else if (!names.includes(name) && !passed.includes(name)) {
       fail(name, `${name} is not an input of ${schema.resource}; the inputs are: ${declarable(schema).join(", ")}`);
     }
   }
   for (const [name, property] of Object.entries(schema.inputs)) {
     const value = news[name];
-    if (property.required && (value === undefined || value === null))
-      fail(name, `${name} is required: ${property.doc}`);
+    if (property.required && (value === undefined || value === null)) {
+      fail(name, typeof property.required === "string" ? property.required : `${name} is required: ${property.doc}`);
+    }
     if (value === undefined || value === null || value === UNKNOWN) continue;
     const typed = property.typeCheckedByRule ? undefined : typeProblem(name, property, value);
     const problem = typed ?? ruleProblem(property, value, news);

@@ -132,7 +132,10 @@ function reused<T>(
 
 let processSession: ProviderSession | undefined;
 
-/** The provider process's one session, shared by the modules of every resource it serves (KmsKey, KmsAlias). */
+/**
+ * The session of this provider process, shared by every resource's provider module it loads (KmsKey's, KmsReplicaKey's):
+ * a key a KmsReplicaKey read or claimed is the same key to a KmsKey in the same deployment.
+ */
 export function sessionOfProcess(): ProviderSession {
   return (processSession ??= new ProviderSession());
 }

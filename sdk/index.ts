@@ -3,3 +3,5 @@ export { KmsKey, KmsKeyProvider } from "./kmsKey";
 export type { KmsKeyArgs } from "./kmsKey";
 export { KmsAlias, KmsAliasProvider } from "./kmsAlias";
 export type { KmsAliasArgs } from "./kmsAlias";
+export { KmsReplicaKey, KmsReplicaKeyProvider } from "./kmsReplicaKey";
+export type { KmsReplicaKeyArgs } from "./kmsReplicaKey";

@@ -33,6 +33,8 @@ export const REQUIRED_STATES: Readonly<Record<string, readonly KeyState[]>> = {
   // An alias's calls depend on the state of the key they point it at (TargetKeyId), never on the key it leaves.
   CreateAlias: NOT_PENDING_DELETION,
   UpdateAlias: NOT_PENDING_DELETION,
+  // Of the primary key, in its own Region.
+  ReplicateKey: ["Enabled"],
 };
 
 /** "A, B or C". */

@@ -156,6 +156,7 @@ export function observedFrom(
     keySpec: metadata.KeySpec ?? metadata.CustomerMasterKeySpec ?? "SYMMETRIC_DEFAULT",
     multiRegion: metadata.MultiRegion ?? false,
     multiRegionKeyType: metadata.MultiRegionConfiguration?.MultiRegionKeyType,
+    primaryKeyArn: metadata.MultiRegionConfiguration?.PrimaryKey?.Arn,
     origin: metadata.Origin ?? "AWS_KMS",
     keyManager: metadata.KeyManager ?? "CUSTOMER",
     policy: parts.policy,
@@ -453,7 +454,7 @@ function dateOfAnswer(response: unknown): Date | undefined {
 }
 
 /** True when the request may have reached KMS and been carried out although no success came back. */
-function outcomeUnknown(err: unknown): boolean {
+export function outcomeUnknown(err: unknown): boolean {
   // No credentials, or no connection (the host name did not resolve, nothing accepted it): nothing left this machine.
   if (errorName(err) === "CredentialsProviderError" || neverSent(err)) return false;
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -461,7 +462,7 @@ function outcomeUnknown(err: unknown): boolean {
   return status === undefined || status >= 500;
 }
 
-function retryErrorType(err: unknown): "THROTTLING" | "TRANSIENT" | "SERVER_ERROR" | "CLIENT_ERROR" {
+export function retryErrorType(err: unknown): "THROTTLING" | "TRANSIENT" | "SERVER_ERROR" | "CLIENT_ERROR" {
   const e = err as Parameters<typeof isTransientError>[0];
   if (isThrottlingError(e)) return "THROTTLING";
   if (isTransientError(e)) return "TRANSIENT";

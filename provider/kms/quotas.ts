@@ -11,6 +11,8 @@ export const AWS_KMS_QUOTAS: Readonly<Record<string, number>> = {
   UntagResource: 5,
   UpdateAlias: 5,
   UpdateKeyDescription: 5,
+  // In the primary key's Region; it also counts as two CreateKey requests in the replica's Region.
+  ReplicateKey: 5,
   TagResource: 10,
   EnableKeyRotation: 15,
   PutKeyPolicy: 15,

@@ -93,6 +93,9 @@ const STATE_RULES: Record<string, StateRule> = {
   // checks none). Row DeleteAlias: ✓ in every state.
   CreateAlias: providerRow("CreateAlias"),
   UpdateAlias: providerRow("UpdateAlias"),
+  // Row ReplicateKey (of the primary key): X[1] disabled, X[2] or [3] pending (replica) deletion (KMS answers [3]),
+  // X[5] pending import, X[14] creating, X[15] updating; Unavailable is N/A (no multi-Region key in a custom key store).
+  ReplicateKey: providerRow("ReplicateKey"),
   // Row GetKeyRotationStatus: X[6] pending import, X[7] unavailable (a custom key store); ? elsewhere.
   GetKeyRotationStatus: { PendingImport: EXTERNAL, Unavailable: CUSTOM_KEY_STORE },
   // Row PutKeyPolicy: ✓ in every key state, pending deletion included.
@@ -133,54 +136,157 @@ export function stateCheckedKeyIds(operation: string, body: Record<string, unkno
   return fields.map((f) => body[f]).filter((v): v is string => typeof v === "string" && v.length > 0);
 }
 
-/** The key states moto cannot hold: states a test set (overrides) and keys whose waiting period ended. */
+/** Where a key is: its ID and, when known, its Region (a multi-Region primary and its replicas share one key ID). */
+interface KeyPlace {
+  id: string;
+  region?: string;
+}
+
+/** A key ARN's Region (none for a bare key ID, an alias, or an ARN without one) and key ID. */
+export function keyPlace(keyIdOrArn: string, region?: string): KeyPlace {
+  const arnRegion = /^arn:[^:]*:[^:]*:([^:]+):[0-9]{12}:key\//.exec(keyIdOrArn)?.[1];
+  return { id: normalizeKeyId(keyIdOrArn), region: arnRegion ?? region };
+}
+
+/** The place DescribeKey's metadata names: its ARN's Region and its key ID. */
+function placeOfMeta(meta: Record<string, unknown> | undefined): KeyPlace | undefined {
+  if (typeof meta?.KeyId !== "string") return undefined;
+  return keyPlace(typeof meta.Arn === "string" ? meta.Arn : meta.KeyId);
+}
+
+/**
+ * Keys by place: set by a key ARN, an entry holds for that Region only; by a bare key ID, for the key in every Region.
+ * A lookup in a Region finds that Region's entry, else the every-Region one.
+ */
+class ByPlace<T> {
+  private readonly entries = new Map<string, T>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry a lookup in this place finds, as stored. */
+  private storedKey(place: KeyPlace): string | undefined {
+    const own = place.region !== undefined ? `${place.region}/${place.id}` : undefined;
+    if (own !== undefined && this.entries.has(own)) return own;
+    return this.entries.has(`*/${place.id}`) ? `*/${place.id}` : undefined;
+  }
+
+  set(place: KeyPlace, value: T): void {
+    this.entries.set(`${place.region ?? "*"}/${place.id}`, value);
+  }
+
+  /** The place of the entry a lookup in this place finds: the place itself, or the key in every Region. */
+  storedPlace(place: KeyPlace): KeyPlace | undefined {
+    const key = this.storedKey(place);
+    if (key === undefined) return undefined;
+    return key.startsWith("*/") ? { id: place.id } : place;
+  }
+
+  get(place: KeyPlace): T | undefined {
+    const key = this.storedKey(place);
+    return key === undefined ? undefined : this.entries.get(key);
+  }
+
+  /** Every place with an entry: a Region's, or every Region's (no region). */
+  places(): KeyPlace[] {
+    return [...this.entries.keys()].map((key) => {
+      const [region, ...id] = key.split("/");
+      return region === "*" ? { id: id.join("/") } : { id: id.join("/"), region };
+    });
+  }
+
+  /** Clears the entry a lookup in this place finds; by a bare key ID (no Region), every Region's. */
+  delete(place: KeyPlace): void {
+    if (place.region === undefined) {
+      for (const key of [...this.entries.keys()]) if (key.endsWith(`/${place.id}`)) this.entries.delete(key);
+      return;
+    }
+    const key = this.storedKey(place);
+    if (key !== undefined) this.entries.delete(key);
+  }
+}
+
+/** An overridden state, until a moment (a transient state such as Creating) or for good. */
+interface Override {
+  state: string;
+  until?: number;
+}
+
+/**
+ * The key states moto cannot hold: states a test set (overrides), transient states, keys whose waiting period ended.
+ * Each is kept by the key's place (ByPlace): a multi-Region primary and its replicas share one key ID.
+ */
 export class KeyStates {
-  private readonly overrides = new Map<string, string>();
+  private readonly overrides = new ByPlace<Override>();
   /** DescribeKey answers each key still gets before its waiting period ends (deleteKeyAfter). */
-  private readonly deletions = new Map<string, number>();
+  private readonly deletions = new ByPlace<number>();
   /** Keys whose waiting period ended: KMS no longer has them. */
-  private readonly deleted = new Set<string>();
+  private readonly deleted = new ByPlace<true>();
 
   get anyOverridden(): boolean {
     return this.overrides.size > 0;
   }
 
-  /** While set, the key is in `state` whatever moto says; undefined clears it. `keyId` is a key ID or key ARN. */
-  override(keyId: string, state: string | undefined): void {
-    const id = normalizeKeyId(keyId);
-    if (state === undefined) this.overrides.delete(id);
-    else this.overrides.set(id, state);
+  get anyDeleted(): boolean {
+    return this.deleted.size > 0;
   }
 
-  /** The key's state: its override (by the key ID moto answered, or by the ID or ARN requested), else moto's. */
-  stateOf(meta: Record<string, unknown> | undefined, requestedKeyId: string | undefined): string | undefined {
+  /**
+   * While set, the key is in `state` whatever moto says; undefined clears it. `keyId` is a key ID (the key in every
+   * Region) or key ARN (that Region's); `forMs` ends the state after that long (a transient state).
+   */
+  override(keyId: string, state: string | undefined, forMs?: number): void {
+    const place = keyPlace(keyId);
+    if (state === undefined) this.overrides.delete(place);
+    else this.overrides.set(place, { state, until: forMs === undefined ? undefined : Date.now() + forMs });
+  }
+
+  /** The key's state: its override (by the key moto answered for, or by the ID or ARN requested), else moto's. */
+  stateOf(
+    meta: Record<string, unknown> | undefined,
+    requestedKeyId: string | undefined,
+    region?: string,
+  ): string | undefined {
     const motoState = typeof meta?.KeyState === "string" ? meta.KeyState : undefined;
-    return this.overriddenState(meta, requestedKeyId) ?? motoState;
+    return this.overriddenState(meta, requestedKeyId, region) ?? motoState;
   }
 
-  private overriddenState(meta: Record<string, unknown> | undefined, requestedKeyId: string | undefined) {
-    return (
-      (typeof meta?.KeyId === "string" ? this.overrides.get(meta.KeyId) : undefined) ??
-      (requestedKeyId !== undefined ? this.overrides.get(normalizeKeyId(requestedKeyId)) : undefined)
-    );
+  private overriddenState(
+    meta: Record<string, unknown> | undefined,
+    requestedKeyId: string | undefined,
+    region?: string,
+  ): string | undefined {
+    const places = [placeOfMeta(meta), requestedKeyId === undefined ? undefined : keyPlace(requestedKeyId, region)];
+    for (const place of places) {
+      if (!place) continue;
+      const found = this.overrides.get(place);
+      if (found?.until !== undefined && Date.now() >= found.until) {
+        this.overrides.delete(place);
+        continue;
+      }
+      if (found) return found.state;
+    }
+    return undefined;
   }
 
   /** A state moto can't hold ends as it would in KMS when a call changes it. */
-  settle(operation: string, keyIds: string[]): void {
-    for (const id of keyIds) {
-      const state = this.overrides.get(id);
+  settle(operation: string, metas: readonly Record<string, unknown>[]): void {
+    for (const meta of metas) {
+      const place = placeOfMeta(meta);
+      const state = place && this.overrides.get(place)?.state;
+      if (!place || state === undefined) continue;
       // Row CancelKeyDeletion: the key leaves pending (replica) deletion; moto has made it Disabled.
-      if (operation === "CancelKeyDeletion" && state !== undefined && isPendingDeletion(state))
-        this.overrides.delete(id);
+      if (operation === "CancelKeyDeletion" && isPendingDeletion(state)) this.overrides.delete(place);
       // Footnote [13]: a key in a custom key store that is scheduled for deletion is PendingDeletion, even if unavailable.
-      if (operation === "ScheduleKeyDeletion" && state === "Unavailable") this.overrides.delete(id);
+      if (operation === "ScheduleKeyDeletion" && state === "Unavailable") this.overrides.delete(place);
     }
   }
 
   /** DescribeKey's answer with the key's overridden state: KeyState, Enabled, and DeletionDate only when PendingDeletion. */
-  describeKeyAnswer(outcome: Outcome, requestedKeyId: string | undefined): Outcome {
+  describeKeyAnswer(outcome: Outcome, requestedKeyId: string | undefined, region?: string): Outcome {
     return editBody<{ KeyMetadata?: Record<string, unknown> }>(outcome, ({ KeyMetadata: meta }) => {
-      const state = meta ? this.overriddenState(meta, requestedKeyId) : undefined;
+      const state = meta ? this.overriddenState(meta, requestedKeyId, region) : undefined;
       if (!meta || state === undefined) return false;
       meta.KeyState = state;
       meta.Enabled = state === "Enabled";
@@ -203,32 +309,46 @@ export class KeyStates {
 
   /**
    * The key's waiting period ends after KMS has answered `describeKeyCalls` more DescribeKey calls for it (0: now): from
-   * then on every call naming it gets NotFoundException.
+   * then on every call naming it gets NotFoundException. `keyId` is a key ID (every Region) or key ARN (its Region).
    */
   deleteAfter(keyId: string, describeKeyCalls: number): void {
-    const id = normalizeKeyId(keyId);
-    if (describeKeyCalls <= 0) this.deleted.add(id);
-    else this.deletions.set(id, describeKeyCalls);
+    const place = keyPlace(keyId);
+    if (describeKeyCalls <= 0) this.deleted.set(place, true);
+    else this.deletions.set(place, describeKeyCalls);
   }
 
-  /** Whether a call of `operation` naming `keyId` finds the key deleted for good; counts down deleteAfter. */
-  deletedFor(operation: string, keyId: string | undefined): boolean {
+  /** A key made anew where one was deleted for good (a replica, whose ARN a new ReplicateKey gives again). */
+  madeAgain(arn: string): void {
+    const place = keyPlace(arn);
+    this.deleted.delete(place);
+    this.deletions.delete(place);
+  }
+
+  /** Whether the key at this ARN (or ID in `region`) was deleted for good. */
+  isDeleted(keyId: string, region?: string): boolean {
+    return this.deleted.get(keyPlace(keyId, region)) === true;
+  }
+
+  /** Whether a call of `operation` naming `keyId` in `region` finds the key deleted for good; counts down deleteAfter. */
+  deletedFor(operation: string, keyId: string | undefined, region?: string): boolean {
     if (keyId === undefined) return false;
-    const id = normalizeKeyId(keyId);
-    const left = this.deletions.get(id);
+    const place = keyPlace(keyId, region);
+    const counted = this.deletions.storedPlace(place);
     // The period ends at the first DescribeKey past the count: the other reads of the last answered one still succeed.
-    if (left !== undefined && operation === "DescribeKey") {
-      if (left > 0) this.deletions.set(id, left - 1);
+    if (counted !== undefined && operation === "DescribeKey") {
+      const left = this.deletions.get(counted) ?? 0;
+      if (left > 0) this.deletions.set(counted, left - 1);
       else {
-        this.deletions.delete(id);
-        this.deleted.add(id);
+        this.deletions.delete(counted);
+        this.deleted.set(counted, true);
       }
     }
-    return this.deleted.has(id);
+    return this.deleted.get(place) === true;
   }
 
-  /** The keys whose waiting period ended (key IDs), for the aliases that go with them. */
-  deletedKeyIds(): ReadonlySet<string> {
-    return this.deleted;
+  /** The keys whose waiting period ended in a Region (key IDs), for the aliases that go with them. */
+  deletedKeyIds(region: string | undefined): ReadonlySet<string> {
+    const here = this.deleted.places().filter((place) => place.region === undefined || place.region === region);
+    return new Set(here.map((place) => place.id));
   }
 }

@@ -5,7 +5,8 @@
 //   - faults.ts: injected faults (throttling, 5xx before or after the operation, resets, delays, access denied);
 //   - quotas.ts: per-operation request quotas (AWS_KMS_QUOTAS) and the tags a key may have;
 //   - accounts.ts: each access key in an account, also for STS GetCallerIdentity, and key ARNs resolved as KMS does;
-//   - fidelity.ts: ListKeys' eventual consistency, RotationPeriodInDays and ListAliases' pages, which moto leaves out.
+//   - fidelity.ts: ListKeys' eventual consistency, RotationPeriodInDays and ListAliases' pages, which moto leaves out;
+//   - replicas.ts: multi-Region key families (ReplicateKey's refusals and answer, PendingReplicaDeletion).
 // Only Node built-ins. Requests are the KMS JSON protocol (protocol.ts).
 import * as http from "node:http";
 import * as net from "node:net";
@@ -23,7 +24,8 @@ import {
   readBody,
   TARGET_PREFIX,
 } from "./protocol";
-import { quotaExceeded, Quotas, tooManyTags } from "./quotas";
+import { quotaCosts, quotaExceeded, Quotas, tooManyTags } from "./quotas";
+import { ReplicaFamilies } from "./replicas";
 
 export interface ProxyOptions {
   /** moto endpoint, e.g. http://127.0.0.1:5000; startKmsServerWithProxy fills it. */
@@ -38,11 +40,15 @@ export interface ProxyOptions {
   listKeysLagMs?: number;
   /** Requests per second by operation, e.g. AWS_KMS_QUOTAS; see setQuotas. */
   quotas?: Readonly<Record<string, number>>;
+  /** How long a replica made by ReplicateKey stays in the transient Creating state; default 0. */
+  replicaCreatingMs?: number;
 }
 
 export interface CallLogEntry {
   operation: string;
   keyId?: string;
+  /** The Region the request was signed for. */
+  region?: string;
   /** HTTP status sent to the client, or "reset" if the connection was destroyed instead. */
   status: number | "reset";
   /** The injected fault kind that applied, or "quota" when the request-rate quota refused it. */
@@ -84,6 +90,7 @@ export class KmsProxy {
   private readonly accounts = new Accounts();
   private readonly listKeysLag: ListKeysLag;
   private readonly rotationPeriods = new RotationPeriods();
+  private readonly replicas: ReplicaFamilies;
   private readonly sockets = new Set<net.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly upstreamAgent = new http.Agent({ keepAlive: false });
@@ -98,6 +105,10 @@ export class KmsProxy {
     this.faults = new Faults(opts.seed ?? 1);
     this.quotas = new Quotas(opts.quotaPerSecond, opts.quotas);
     this.listKeysLag = new ListKeysLag(opts.listKeysLagMs ?? 0);
+    this.replicas = new ReplicaFamilies(this.keyStates, (headers, operation, body, region) =>
+      this.motoCall(headers, operation, body, region),
+    );
+    this.replicas.creatingMs = opts.replicaCreatingMs ?? 0;
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: never let a handler error crash the test process.
@@ -185,7 +196,8 @@ export class KmsProxy {
 
   /**
    * While set, DescribeKey reports `state` for this key (KeyMetadata.Enabled = state === "Enabled") and the key-state
-   * rules use it. `keyId` is a key ID or key ARN; undefined clears the override.
+   * rules use it. `keyId` is a key ID (the key in every Region) or key ARN (in its Region only: a multi-Region primary
+   * and its replicas share one key ID); undefined clears the override.
    */
   overrideKeyState(keyId: string, state: string | undefined): void {
     this.keyStates.override(keyId, state);
@@ -198,6 +210,13 @@ export class KmsProxy {
    */
   deleteKeyAfter(keyId: string, describeKeyCalls: number): void {
     this.keyStates.deleteAfter(keyId, describeKeyCalls);
+  }
+
+  // ---- multi-Region keys (replicas.ts) ----
+
+  /** For this long after ReplicateKey answers, the new replica is Creating, as in KMS; 0 makes it Enabled at once. */
+  setReplicaCreatingMs(ms: number): void {
+    this.replicas.creatingMs = ms;
   }
 
   // ---- accounts (accounts.ts) ----
@@ -269,7 +288,8 @@ export class KmsProxy {
     }
     const keyIdValue = KEY_ID_FIELDS.map((field) => body[field]).find((value) => value !== undefined && value !== null);
     const keyId = typeof keyIdValue === "string" ? keyIdValue : undefined;
-    const entry: CallLogEntry = { operation, keyId, status: 0, at };
+    const region = this.accounts.placeOf(req.headers).region;
+    const entry: CallLogEntry = { operation, keyId, region, status: 0, at };
 
     const finish = (outcome: Outcome | "reset"): void => {
       if (outcome === "reset") {
@@ -298,7 +318,7 @@ export class KmsProxy {
     }
 
     // 0. keys deleted for good
-    if (this.keyStates.deletedFor(operation, keyId)) {
+    if (this.keyStates.deletedFor(operation, keyId, region)) {
       return finish(jsonError(400, "NotFoundException", `Key '${keyId}' does not exist`));
     }
 
@@ -331,8 +351,9 @@ export class KmsProxy {
     body: Record<string, unknown>,
     entry: CallLogEntry,
   ): Promise<Outcome> {
+    const region = this.accounts.placeOf(req.headers).region;
     // 2. request-rate quota
-    if (!this.quotas.admit(operation)) {
+    if (!this.quotas.admit(quotaCosts(operation, region, body))) {
       if (entry.fault !== "resetAfter") entry.fault = "quota";
       this.applied.quota = (this.applied.quota ?? 0) + 1;
       return quotaExceeded();
@@ -345,13 +366,13 @@ export class KmsProxy {
     if (resolved.rewritten) reqBody = Buffer.from(JSON.stringify(body));
 
     // 4. key-state rules
-    const keyIds: string[] = [];
+    const metas: Record<string, unknown>[] = [];
     if (this.enforceKeyStates && isStateChecked(operation)) {
       for (const id of stateCheckedKeyIds(operation, body)) {
         const meta = await this.describe(req, id);
         if (!meta) continue; // not found (or unexpected answer): moto answers the original request itself
-        if (typeof meta.KeyId === "string") keyIds.push(meta.KeyId);
-        const state = this.keyStates.stateOf(meta, id);
+        metas.push(meta);
+        const state = this.keyStates.stateOf(meta, id, region);
         const refusal = state === undefined ? undefined : refusalOf(operation, state);
         if (refusal) {
           const name = typeof meta.Arn === "string" ? meta.Arn : id;
@@ -367,11 +388,17 @@ export class KmsProxy {
     if (limitRefusal) return limitRefusal;
     await this.dropAliasesOfDeletedKeys(req, operation, body);
 
-    // 6. forward, then put right what moto answers differently
+    // 6. multi-Region keys: what KMS refuses to replicate
+    const familyRefusal =
+      operation === "ReplicateKey" && this.enforceKeyStates ? this.replicas.refusal(metas[0], body) : undefined;
+    if (familyRefusal) return familyRefusal;
+
+    // 7. forward, then put right what moto answers differently
     const outcome = await this.forward(req, reqBody);
     if (outcome.status !== 200) return outcome;
-    this.keyStates.settle(operation, keyIds);
+    this.keyStates.settle(operation, metas);
     const requestedKeyId = typeof body.KeyId === "string" ? body.KeyId : undefined;
+    const keyIds = metas.map((meta) => meta.KeyId).filter((id): id is string => typeof id === "string");
     switch (operation) {
       case "CreateKey":
         this.listKeysLag.recordCreated(outcome);
@@ -383,14 +410,20 @@ export class KmsProxy {
         const shown = this.rotationPeriods.rotationStatusAnswer(outcome, body);
         if (!this.enforceKeyStates) return shown;
         const meta = await this.describe(req, requestedKeyId ?? "");
-        return this.keyStates.rotationStatusAnswer(shown, this.keyStates.stateOf(meta, requestedKeyId));
+        return this.keyStates.rotationStatusAnswer(shown, this.keyStates.stateOf(meta, requestedKeyId, region));
       }
       case "ListKeys":
         return this.listKeysLag.listKeysAnswer(outcome);
       case "ListAliases":
         return listAliasesPage(outcome, body);
-      case "DescribeKey":
-        return this.keyStates.anyOverridden ? this.keyStates.describeKeyAnswer(outcome, requestedKeyId) : outcome;
+      case "DescribeKey": {
+        const answer = this.replicas.describeKeyAnswer(outcome);
+        return this.keyStates.anyOverridden ? this.keyStates.describeKeyAnswer(answer, requestedKeyId, region) : answer;
+      }
+      case "ReplicateKey":
+        return this.replicas.replicated(req.headers, body, outcome);
+      case "ScheduleKeyDeletion":
+        return this.enforceKeyStates ? this.replicas.scheduled(metas[0], body, outcome) : outcome;
       default:
         return outcome;
     }
@@ -405,7 +438,7 @@ export class KmsProxy {
     operation: string,
     body: Record<string, unknown>,
   ): Promise<void> {
-    const deleted = this.keyStates.deletedKeyIds();
+    const deleted = this.keyStates.deletedKeyIds(this.accounts.placeOf(req.headers).region);
     const seesAliases =
       ["ListAliases", "CreateAlias", "UpdateAlias", "DeleteAlias"].includes(operation) ||
       (operation === "DescribeKey" && typeof body.KeyId === "string" && /(^|:)alias\//.test(body.KeyId));
@@ -427,13 +460,28 @@ export class KmsProxy {
 
   /** The proxy's own DescribeKey straight to moto (not counted). undefined if moto did not answer 200. */
   private async describe(req: http.IncomingMessage, keyId: string): Promise<Record<string, unknown> | undefined> {
-    const outcome = await this.send(req.headers, "POST", "/", Buffer.from(JSON.stringify({ KeyId: keyId })), {
-      "x-amz-target": `${TARGET_PREFIX}DescribeKey`,
-      "content-type": JSON_CONTENT_TYPE,
-    });
+    const outcome = await this.motoCall(req.headers, "DescribeKey", { KeyId: keyId });
     if (outcome.status !== 200) return undefined;
     const meta = parseBody<{ KeyMetadata?: Record<string, unknown> }>(outcome)?.KeyMetadata;
     return meta && typeof meta === "object" ? meta : undefined;
+  }
+
+  /** The proxy's own request straight to moto (not counted), signed as the client's but maybe for another Region. */
+  private motoCall(
+    headers: http.IncomingHttpHeaders,
+    operation: string,
+    body: Record<string, unknown>,
+    region?: string,
+  ): Promise<Outcome> {
+    const authorization = typeof headers.authorization === "string" ? headers.authorization : undefined;
+    const signed =
+      region === undefined || authorization === undefined
+        ? headers
+        : { ...headers, authorization: authorization.replace(/(Credential=[^/]+\/[0-9]{8}\/)[^/]+\//, `$1${region}/`) };
+    return this.send(signed, "POST", "/", Buffer.from(JSON.stringify(body)), {
+      "x-amz-target": `${TARGET_PREFIX}${operation}`,
+      "content-type": JSON_CONTENT_TYPE,
+    });
   }
 
   private forward(req: http.IncomingMessage, body: Buffer): Promise<Outcome> {

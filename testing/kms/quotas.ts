@@ -1,5 +1,5 @@
-// KMS's quotas as the local KMS applies them: per-operation request quotas, a token bucket per operation (as KMS
-// counts each operation's requests apart), and the limit of tags on one key. Tests set AWS's defaults with the
+// KMS's quotas as the local KMS applies them: per-operation request quotas, a token bucket per operation and Region (as
+// KMS counts each operation's requests apart, per account and Region), and the limit of tags on one key. Tests set AWS's defaults with the
 // provider's own table, provider/kms/quotas.ts.
 import { LIMITS } from "../../provider/validation";
 import { FAULT_HEADER } from "./faults";
@@ -10,6 +10,25 @@ interface TokenBucket {
   perSecond: number;
   tokens: number;
   refilledAt: number;
+}
+
+/** What one request takes from the quotas: `count` requests of `operation` in `region`. */
+export interface QuotaCost {
+  operation: string;
+  region?: string;
+  count: number;
+}
+
+/**
+ * What a request counts as ("Request quotas"): one request of its operation in its Region, except ReplicateKey, which
+ * "counts as one ReplicateKey request in the primary key's Region and two CreateKey requests in the replica's Region".
+ */
+export function quotaCosts(operation: string, region: string | undefined, body: Record<string, unknown>): QuotaCost[] {
+  const costs: QuotaCost[] = [{ operation, region, count: 1 }];
+  if (operation === "ReplicateKey" && typeof body.ReplicaRegion === "string") {
+    costs.push({ operation: "CreateKey", region: body.ReplicaRegion, count: 2 });
+  }
+  return costs;
 }
 
 export class Quotas {
@@ -33,7 +52,7 @@ export class Quotas {
     else this.perOperation.set(operation, perSecond);
     // A changed quota starts with a full bucket (for one operation, or for all when the default changed).
     if (operation === undefined) this.buckets.clear();
-    else this.buckets.delete(operation);
+    else for (const key of [...this.buckets.keys()]) if (key.startsWith(`${operation}|`)) this.buckets.delete(key);
   }
 
   /** Replaces every per-operation quota with `table` (e.g. AWS_KMS_QUOTAS); {} removes them. The default is kept. */
@@ -43,20 +62,25 @@ export class Quotas {
     for (const [operation, perSecond] of Object.entries(table)) this.perOperation.set(operation, perSecond);
   }
 
-  /** True if the operation's bucket has a request left (and takes it). */
-  admit(operation: string): boolean {
-    const perSecond = this.perOperation.get(operation) ?? this.defaultPerSecond;
-    if (perSecond === undefined) return true;
+  /** True if every bucket the request counts in has its requests left (and takes them); none is taken otherwise. */
+  admit(costs: readonly QuotaCost[]): boolean {
     const now = performance.now();
-    let bucket = this.buckets.get(operation);
-    if (!bucket || bucket.perSecond !== perSecond) {
-      bucket = { perSecond, tokens: perSecond, refilledAt: now };
-      this.buckets.set(operation, bucket);
+    const taken: { bucket: TokenBucket; count: number }[] = [];
+    for (const { operation, region, count } of costs) {
+      const perSecond = this.perOperation.get(operation) ?? this.defaultPerSecond;
+      if (perSecond === undefined) continue;
+      const key = `${operation}|${region ?? ""}`;
+      let bucket = this.buckets.get(key);
+      if (!bucket || bucket.perSecond !== perSecond) {
+        bucket = { perSecond, tokens: perSecond, refilledAt: now };
+        this.buckets.set(key, bucket);
+      }
+      bucket.tokens = Math.min(perSecond, bucket.tokens + ((now - bucket.refilledAt) / 1000) * perSecond);
+      bucket.refilledAt = now;
+      if (bucket.tokens < count) return false;
+      taken.push({ bucket, count });
     }
-    bucket.tokens = Math.min(perSecond, bucket.tokens + ((now - bucket.refilledAt) / 1000) * perSecond);
-    bucket.refilledAt = now;
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
+    for (const { bucket, count } of taken) bucket.tokens -= count;
     return true;
   }
 }

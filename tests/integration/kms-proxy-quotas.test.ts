@@ -102,6 +102,7 @@ describe("KmsProxy: AWS KMS's request quotas (testing/kms)", function () {
       UntagResource: 5,
       UpdateAlias: 5,
       UpdateKeyDescription: 5,
+      ReplicateKey: 5,
       TagResource: 10,
       EnableKeyRotation: 15,
       PutKeyPolicy: 15,
