@@ -3,9 +3,11 @@
 import * as fs from "node:fs";
 import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { DEFAULT_MAX_ATTEMPTS } from "../provider/kms/client";
-import { quotaFloorSeconds } from "./floors";
-import { LocalKms, round, throttled } from "./support";
-import { keyStates, scheduleDeletions } from "../testing/kms/out-of-band";
+import { familyFloorSeconds, FamilyPhase, quotaFloorSeconds } from "./floors";
+import { byOperation, LocalKms, round, throttled } from "./support";
+import { KMS_REPLICA_KEY_TYPE } from "../cli/drift";
+import { describeKey, keyStates, outOfBand, scheduleDeletion, scheduleDeletions } from "../testing/kms/out-of-band";
+import { mapBounded } from "../cli/pool";
 import { CommandResult, Project } from "../testing/pulumi/project";
 import { StateResource } from "../testing/pulumi/state";
 import { LEGS } from "../testing/versions";
@@ -48,6 +50,35 @@ export interface QuotaRow {
   /** Error lines the engine showed (plus a failed exit). */
   errors: number;
   /** Keys with the same ID and Enabled after the recovery (create rows: keys made). */
+  sameAndEnabled: number;
+}
+
+/** One phase of N key families (primary, replica, alias) with AWS's quotas against the same run without them. */
+export interface FamilyRow {
+  families: number;
+  phase: FamilyPhase;
+  seconds: number;
+  withoutQuotaSeconds: number;
+  /** familyFloorSeconds(N, phase): the slowest quota bucket of the phase's calls. */
+  floorSeconds: number;
+  /** seconds / max(floorSeconds, withoutQuotaSeconds). */
+  ratio: number;
+  /** KMS requests per resource (3 per family), and by operation per family, in the run without quotas. */
+  callsPerResource: number;
+  byOperation: Record<string, number>;
+  throttled: number;
+  errors: number;
+  /** Families whose two keys have the same ARNs and are Enabled after the recovery (create: resources made / 3). */
+  sameAndEnabled: number;
+}
+
+/** What one stack's family run measured, phase by phase. */
+interface FamilyRun {
+  phases: Record<
+    FamilyPhase,
+    { seconds: number; throttled: number; errors: number; calls: number; byOperation: Record<string, number> }
+  >;
+  made: number;
   sameAndEnabled: number;
 }
 
@@ -223,6 +254,62 @@ export class EngineBench {
     }
   }
 
+  /**
+   * N key families made by one `pulumi up`; every replica, then every primary, scheduled for deletion behind the
+   * program's back (the primaries then wait in PendingReplicaDeletion); one `pulumi up --refresh`; one destroy.
+   */
+  async familyRun(families: number, options: { quotas: boolean }): Promise<FamilyRun> {
+    await this.newStack({ keys: String(families), resource: "family", replicaRegion: "eu-west-1" });
+    this.kms.proxy.setQuotas(options.quotas ? AWS_KMS_QUOTAS : {});
+    const direct = (region: string) => outOfBand(this.kms.server.endpoint, region);
+    const clients = { "us-east-1": direct("us-east-1"), "eu-west-1": direct("eu-west-1") };
+    const phase = async (args: string[]) => {
+      const run = await this.timed(args);
+      const log = this.kms.proxy.callLog;
+      const counts = byOperation(log);
+      return {
+        seconds: run.seconds,
+        throttled: run.throttled,
+        errors: errorsShown(run.result),
+        calls: log.length,
+        byOperation: Object.fromEntries(Object.entries(counts).map(([op, n]) => [op, round(n / families)])),
+      };
+    };
+    try {
+      const create = await phase(["up", "--yes"]);
+      const keys = await this.project.allKeys();
+      const made = keys.length + (await this.project.aliases()).length;
+      const regionOf = (arn: string) => arn.split(":")[3] as keyof typeof clients;
+      const arns = keys.map((key) => String(key.outputs?.arn));
+      // Replicas first: a primary scheduled while its replica exists waits in PendingReplicaDeletion.
+      const replicaFirst = [...keys].sort(
+        (a, b) => Number(b.type === KMS_REPLICA_KEY_TYPE) - Number(a.type === KMS_REPLICA_KEY_TYPE),
+      );
+      for (const group of [
+        replicaFirst.filter((k) => k.type === KMS_REPLICA_KEY_TYPE),
+        replicaFirst.filter((k) => k.type !== KMS_REPLICA_KEY_TYPE),
+      ]) {
+        await mapBounded(group, 8, (key) =>
+          // By ID in the key's own Region: moto answers 500 to ScheduleKeyDeletion by ARN.
+          scheduleDeletion(clients[regionOf(String(key.outputs?.arn))], String(key.id)),
+        );
+      }
+      const recover = await phase(["up", "--yes", "--refresh"]);
+      const after = new Set((await this.project.allKeys()).map((key) => String(key.outputs?.arn)));
+      const states = await mapBounded(
+        arns,
+        8,
+        async (arn) => (await describeKey(clients[regionOf(arn)], arn)).KeyState,
+      );
+      const sameAndEnabled = arns.filter((arn, i) => after.has(arn) && states[i] === "Enabled").length / 2;
+      const destroy = await phase(["destroy", "--yes"]);
+      return { phases: { create, recover, destroy }, made, sameAndEnabled };
+    } finally {
+      this.kms.proxy.setQuotas({});
+      for (const client of Object.values(clients)) client.destroy();
+    }
+  }
+
   /** `pulumi up` of N no-op dynamic resources. */
   async noopResourceUp(count: number): Promise<number> {
     await this.newStack({ keys: String(count), resource: "noop" });
@@ -286,4 +373,26 @@ export function quotaRows(keys: number, withQuotas: KeysRun, without: KeysRun): 
       withQuotas.recoverErrors,
     ),
   ];
+}
+
+export function familyRows(families: number, withQuotas: FamilyRun, without: FamilyRun): FamilyRow[] {
+  return (["create", "recover", "destroy"] as const).map((phase) => {
+    const measured = withQuotas.phases[phase];
+    const base = without.phases[phase].seconds;
+    const floorSeconds = round(familyFloorSeconds(families, phase));
+    return {
+      families,
+      phase,
+      seconds: measured.seconds,
+      withoutQuotaSeconds: base,
+      floorSeconds,
+      ratio: round(measured.seconds / Math.max(floorSeconds, base)),
+      // Counted in the run without quotas: no throttled attempt among them.
+      callsPerResource: round(without.phases[phase].calls / (3 * families)),
+      byOperation: without.phases[phase].byOperation,
+      throttled: measured.throttled,
+      errors: measured.errors,
+      sameAndEnabled: phase === "create" ? Math.round(withQuotas.made / 3) : withQuotas.sameAndEnabled,
+    };
+  });
 }

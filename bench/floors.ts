@@ -29,3 +29,24 @@ export const KEY_CALLS_PER_SECOND = AWS_KMS_QUOTAS.CreateKey;
 export function quotaFloorSeconds(keys: number): number {
   return keys / KEY_CALLS_PER_SECOND;
 }
+
+/** The phases of a key family's benchmark row. */
+export type FamilyPhase = "create" | "recover" | "destroy";
+
+/**
+ * The fewest seconds N key families (a primary, its replica in another Region, an alias on the primary) take under
+ * AWS's quotas, each Region's buckets filling in parallel: the slowest bucket. ReplicateKey counts as one ReplicateKey
+ * in the primary's Region and two CreateKey in the replica's (KMS developer guide, "Request quotas").
+ */
+export function familyFloorSeconds(families: number, phase: FamilyPhase): number {
+  const q = AWS_KMS_QUOTAS;
+  const buckets: Record<FamilyPhase, number[]> = {
+    // Primary's Region: CreateKey, ReplicateKey, CreateAlias; replica's Region: 2 CreateKey per replica.
+    create: [families / q.CreateKey, families / q.ReplicateKey, families / q.CreateAlias, (2 * families) / q.CreateKey],
+    // Each Region: CancelKeyDeletion then EnableKey per key, pipelined.
+    recover: [families / q.CancelKeyDeletion, families / q.EnableKey],
+    // DeleteAlias in the primary's Region; ScheduleKeyDeletion per Region.
+    destroy: [families / q.DeleteAlias, families / q.ScheduleKeyDeletion],
+  };
+  return Math.max(...buckets[phase]);
+}

@@ -4,15 +4,19 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { measureCalls } from "./calls";
 import { CALL_FLOORS, Phase, PHASES } from "./floors";
-import { EngineBench, engineRow, EngineRow, KeysRun, QuotaRow, quotaRows } from "./engine";
+import { EngineBench, engineRow, EngineRow, FamilyRow, familyRows, KeysRun, QuotaRow, quotaRows } from "./engine";
 import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";
-import { markdownReport, quotaCells } from "./report";
+import { familyCells, markdownReport, quotaCells } from "./report";
 import { RetryStudyRow, studyRetries } from "./retry-study";
 import { round, startLocalKms, table } from "./support";
 import { REPO_ROOT } from "../testing/repo";
+
+/** The parts of the benchmark, in the order they run; --only picks some. */
+const PARTS = ["calls", "raw-sdk", "retry", "engine", "quota", "family"] as const;
+type Part = (typeof PARTS)[number];
 
 /** The sizes of each part: --quick keeps every figure with small N (CI runs it). */
 interface BenchPlan {
@@ -24,6 +28,8 @@ interface BenchPlan {
   e2eKeys: number[];
   /** Keys per stack for the quota-time rows (with and without AWS's quotas). */
   quotaKeys: number[];
+  /** Key families (primary, replica, alias) per stack for the family rows (with and without AWS's quotas). */
+  families: number[];
 }
 
 const FULL: BenchPlan = {
@@ -33,6 +39,7 @@ const FULL: BenchPlan = {
   retryStudy: { keys: 50, modes: ["adaptive", "standard"], parallel: ["unbounded", 16, 5] },
   e2eKeys: [10, 100, 500],
   quotaKeys: [50, 500],
+  families: [50],
 };
 
 const QUICK: BenchPlan = {
@@ -42,6 +49,7 @@ const QUICK: BenchPlan = {
   retryStudy: { keys: 10, modes: ["standard"], parallel: ["unbounded"] },
   e2eKeys: [5],
   quotaKeys: [5],
+  families: [2],
 };
 
 export interface BenchResults {
@@ -54,6 +62,8 @@ export interface BenchResults {
   /** KMS requests per key for each phase, and the same by operation. */
   calls: Record<Phase, number> & { keys: number; byOperation: Record<string, Record<string, number>> };
   quota: QuotaRow[];
+  /** Key families under AWS's quotas: create, recover, destroy. */
+  family: FamilyRow[];
   e2e: EngineRow[];
   rawSdkRatio: number;
   rawSdk: RawSdkResult;
@@ -93,19 +103,23 @@ async function main(argv: string[]): Promise<void> {
   const options = new Command("npm run bench --")
     .description("what each key costs in KMS calls, quota time, engine time, memory and state, against the floors")
     .option("--quick", "every figure with small N (CI runs it)")
+    .addOption(new Option("--only <parts...>", "measure only these parts (default: all)").choices([...PARTS]))
     .option(
       "--out <file.json>",
       "where to write the results, and their Markdown beside them (bench/results.json)",
       parseOut,
     )
     .parse(argv, { from: "user" })
-    .opts<{ quick?: true; out?: string }>();
+    .opts<{ quick?: true; out?: string; only?: Part[] }>();
+  const wanted = (part: Part) => options.only === undefined || options.only.includes(part);
   const plan = options.quick ? QUICK : FULL;
   const started = performance.now();
-  const file = options.out ?? path.join(REPO_ROOT, "bench", "results.json");
+  // A run of some parts only leaves bench/results.json (the figures of a whole run) as it is, unless --out says where.
+  const file = options.out ?? (options.only ? undefined : path.join(REPO_ROOT, "bench", "results.json"));
   // Written after each part, so a run cut short still leaves what it measured.
   const save = () => {
     results.seconds = round((performance.now() - started) / 1000, 1);
+    if (!file) return;
     fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     fs.writeFileSync(file.replace(/\.json$/, ".md"), markdownReport(results));
   };
@@ -118,79 +132,84 @@ async function main(argv: string[]): Promise<void> {
     versions: versions(),
   };
   try {
-    log(`KMS calls per key (${plan.callsKeys} keys, provider methods in engine order, no quota) ...`);
-    const calls = await measureCalls(kms, plan.callsKeys);
-    results.calls = {
-      ...(Object.fromEntries(PHASES.map((p) => [p, calls[p].perKey])) as Record<Phase, number>),
-      keys: calls.keys,
-      byOperation: Object.fromEntries(PHASES.map((p) => [p, calls[p].byOperation])),
-    };
-    log(
-      table(
-        ["phase", "calls/key", "floor", "by operation"],
-        PHASES.map((p) => [
-          p,
-          calls[p].perKey,
-          CALL_FLOORS[p].calls,
-          Object.entries(calls[p].byOperation)
-            .map(([op, n]) => `${op} ${n}`)
-            .join(", "),
-        ]),
-      ),
-    );
-
-    log(`\nProvider against the raw SDK (${plan.rawSdkKeys} keys each, taking turns) ...`);
-    const raw = await compareWithRawSdk(kms, plan.rawSdkKeys);
-    results.rawSdk = raw;
-    results.rawSdkRatio = raw.ratio;
-    log(
-      table(
-        ["step", "provider s", "raw SDK s", "ratio"],
-        [
-          ...Object.entries(raw.steps).map(([step, s]) => [step, s.provider, s.rawSdk, round(s.provider / s.rawSdk)]),
-          ["total", raw.providerSeconds, raw.rawSdkSeconds, raw.ratio],
-        ],
-      ),
-    );
-
-    log(`\nRetry mode and parallelism under AWS's quotas (${plan.retryStudy.keys} keys, provider host processes) ...`);
-    results.retryModes = [];
-    for (const mode of plan.retryStudy.modes) {
-      for (const parallel of plan.retryStudy.parallel) {
-        const row = await studyRetries(kms, plan.retryStudy.keys, mode, parallel);
-        results.retryModes.push(row);
-        log(`  ${JSON.stringify(row)}`);
-      }
+    if (wanted("calls")) {
+      log(`KMS calls per key (${plan.callsKeys} keys, provider methods in engine order, no quota) ...`);
+      const calls = await measureCalls(kms, plan.callsKeys);
+      results.calls = {
+        ...(Object.fromEntries(PHASES.map((p) => [p, calls[p].perKey])) as Record<Phase, number>),
+        keys: calls.keys,
+        byOperation: Object.fromEntries(PHASES.map((p) => [p, calls[p].byOperation])),
+      };
+      log(
+        table(
+          ["phase", "calls/key", "floor", "by operation"],
+          PHASES.map((p) => [
+            p,
+            calls[p].perKey,
+            CALL_FLOORS[p].calls,
+            Object.entries(calls[p].byOperation)
+              .map(([op, n]) => `${op} ${n}`)
+              .join(", "),
+          ]),
+        ),
+      );
     }
-    log(
-      table(
-        [
-          "retry mode",
-          "parallel",
-          "keys",
-          "create s",
-          "throttled",
-          "recover s",
-          "throttled",
-          "floor s",
-          "errors",
-          "ok",
-        ],
-        results.retryModes.map((r) => [
-          r.retryMode,
-          r.parallel,
-          r.keys,
-          r.createSeconds,
-          r.createThrottled,
-          r.recoverSeconds,
-          r.recoverThrottled,
-          r.floorSeconds,
-          r.errors,
-          `${r.recovered}/${r.keys}`,
-        ]),
-      ),
-    );
-
+    if (wanted("raw-sdk")) {
+      log(`\nProvider against the raw SDK (${plan.rawSdkKeys} keys each, taking turns) ...`);
+      const raw = await compareWithRawSdk(kms, plan.rawSdkKeys);
+      results.rawSdk = raw;
+      results.rawSdkRatio = raw.ratio;
+      log(
+        table(
+          ["step", "provider s", "raw SDK s", "ratio"],
+          [
+            ...Object.entries(raw.steps).map(([step, s]) => [step, s.provider, s.rawSdk, round(s.provider / s.rawSdk)]),
+            ["total", raw.providerSeconds, raw.rawSdkSeconds, raw.ratio],
+          ],
+        ),
+      );
+    }
+    if (wanted("retry")) {
+      log(
+        `\nRetry mode and parallelism under AWS's quotas (${plan.retryStudy.keys} keys, provider host processes) ...`,
+      );
+      results.retryModes = [];
+      for (const mode of plan.retryStudy.modes) {
+        for (const parallel of plan.retryStudy.parallel) {
+          const row = await studyRetries(kms, plan.retryStudy.keys, mode, parallel);
+          results.retryModes.push(row);
+          log(`  ${JSON.stringify(row)}`);
+        }
+      }
+      log(
+        table(
+          [
+            "retry mode",
+            "parallel",
+            "keys",
+            "create s",
+            "throttled",
+            "recover s",
+            "throttled",
+            "floor s",
+            "errors",
+            "ok",
+          ],
+          results.retryModes.map((r) => [
+            r.retryMode,
+            r.parallel,
+            r.keys,
+            r.createSeconds,
+            r.createThrottled,
+            r.recoverSeconds,
+            r.recoverThrottled,
+            r.floorSeconds,
+            r.errors,
+            `${r.recovered}/${r.keys}`,
+          ]),
+        ),
+      );
+    }
     save();
     log(
       `\nThe real engine in a project folder (${plan.e2eKeys.join(", ")} keys; quota time at ${plan.quotaKeys.join(", ")}) ...`,
@@ -200,7 +219,7 @@ async function main(argv: string[]): Promise<void> {
       results.versions = { ...results.versions, ...bench.versions() };
       const withoutQuotas = new Map<number, KeysRun>();
       results.e2e = [];
-      for (const keys of plan.e2eKeys) {
+      for (const keys of wanted("engine") ? plan.e2eKeys : []) {
         const run = await bench.keysRun(keys, { quotas: false, full: true });
         withoutQuotas.set(keys, run);
         const row = await engineRow(bench, keys, run);
@@ -209,10 +228,18 @@ async function main(argv: string[]): Promise<void> {
         save();
       }
       results.quota = [];
-      for (const keys of plan.quotaKeys) {
+      for (const keys of wanted("quota") ? plan.quotaKeys : []) {
         const without = withoutQuotas.get(keys) ?? (await bench.keysRun(keys, { quotas: false, full: false }));
         const rows = quotaRows(keys, await bench.keysRun(keys, { quotas: true, full: false }), without);
         results.quota.push(...rows);
+        for (const row of rows) log(`  ${JSON.stringify(row)}`);
+        save();
+      }
+      results.family = [];
+      for (const families of wanted("family") ? plan.families : []) {
+        const without = await bench.familyRun(families, { quotas: false });
+        const rows = familyRows(families, await bench.familyRun(families, { quotas: true }), without);
+        results.family.push(...rows);
         for (const row of rows) log(`  ${JSON.stringify(row)}`);
         save();
       }
@@ -253,10 +280,27 @@ async function main(argv: string[]): Promise<void> {
         results.quota.map(quotaCells),
       ),
     );
+    log(
+      table(
+        [
+          "families",
+          "phase",
+          "quota s",
+          "no quota s",
+          "floor s",
+          "ratio",
+          "calls/resource",
+          "throttled",
+          "errors",
+          "ok",
+        ],
+        results.family.map(familyCells),
+      ),
+    );
   } finally {
     await kms.stop();
     save();
-    log(`\n${results.seconds} s in all; wrote ${file} and its .md (Markdown for the README)`);
+    log(`\n${results.seconds} s in all${file ? `; wrote ${file} and its .md (Markdown for bench/README.md)` : ""}`);
   }
 }
 

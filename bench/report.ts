@@ -17,6 +17,22 @@ export function quotaCells(r: BenchResults["quota"][number]): (string | number)[
   ];
 }
 
+/** A family row's cells: the same in the printed table and in the Markdown one. */
+export function familyCells(r: BenchResults["family"][number]): (string | number)[] {
+  return [
+    r.families,
+    r.phase,
+    r.seconds,
+    r.withoutQuotaSeconds,
+    r.floorSeconds,
+    r.ratio,
+    r.callsPerResource,
+    r.throttled,
+    r.errors,
+    `${r.sameAndEnabled}/${r.families}`,
+  ];
+}
+
 function markdownTable(header: string[], rows: (string | number | undefined)[][]): string {
   const cell = (value: string | number | undefined) => (value === undefined ? "-" : String(value));
   return [
@@ -52,6 +68,40 @@ export function markdownReport(results: Partial<BenchResults>): string {
               .join(", "),
           ]),
         ),
+    );
+  }
+  if (results.family?.length) {
+    parts.push(
+      "Key families: N multi-Region primaries, each with a replica in a second Region and an alias, made by one " +
+        "`pulumi up`, every key scheduled for deletion behind the program's back and recovered by one `pulumi up --refresh`, " +
+        "then destroyed; under AWS's default quotas (per Region; ReplicateKey counts as two CreateKey in the replica's " +
+        "Region) and without; floor = the slowest quota bucket of the phase's calls; ratio = seconds / max(floor, " +
+        "seconds without quotas):\n\n" +
+        markdownTable(
+          [
+            "N",
+            "step",
+            "with quotas s",
+            "without s",
+            "floor s",
+            "ratio",
+            "calls per resource",
+            "throttled",
+            "errors",
+            "same ARNs + Enabled",
+          ],
+          results.family.map(familyCells),
+        ) +
+        "\n\nCalls per family, by operation: " +
+        results.family
+          .map(
+            (r) =>
+              `${r.phase}: ${Object.entries(r.byOperation)
+                .map(([op, n]) => `${op} ${n}`)
+                .join(", ")}`,
+          )
+          .join("; ") +
+        ".",
     );
   }
   if (results.quota?.length) {
