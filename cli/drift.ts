@@ -6,7 +6,7 @@ import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/auto
 import { ALIAS_SCHEMA } from "../provider/alias/schema";
 import { KEY_SCHEMA } from "../provider/key/schema";
 import { REPLICA_SCHEMA } from "../provider/replica/schema";
-import { changesOf } from "../provider/keyProvider";
+import { changesOf } from "../provider/key/provider";
 import { driftProperties, propertyDiffers, ResourceSchema } from "../provider/schema";
 import { isPendingDeletion } from "../provider/plan";
 

@@ -1,9 +1,9 @@
 // What the KmsKey resource loads at run time, in the engine's provider process.
-import { KeyProvider } from "./keyProvider";
+import { KeyProvider } from "./key/provider";
 import { serve } from "./serve";
 import { sessionOfProcess } from "./session";
 
-export { KeyProvider } from "./keyProvider";
+export { KeyProvider } from "./key/provider";
 export type { KeyInputs, KeyOutputs } from "./inputs";
 
 // This module is itself the provider a key's state names: installed from a registry, Pulumi serializes it as one

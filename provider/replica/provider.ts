@@ -12,7 +12,7 @@ import {
   partialFailure,
   reconcileTracked,
   withDefaults,
-} from "../keyProvider";
+} from "../key/provider";
 import { KeyNotFoundError } from "../kms/errors";
 import { observedFrom } from "../kms/gateway";
 import { replicateKey, settledReplica } from "../kms/replicas";

@@ -2,7 +2,7 @@
 // provider process of one deployment, as the engine starts one per `up`, so nothing is remembered between them.
 import { expect } from "chai";
 import { CreateKeyCommand, DescribeKeyCommand } from "@aws-sdk/client-kms";
-import { KeyProvider } from "../../provider/keyProvider";
+import { KeyProvider } from "../../provider/key/provider";
 import { Props, useLocalKms } from "../../testing/kms/local-kms";
 
 describe("an adoption outlives its provider process", function () {

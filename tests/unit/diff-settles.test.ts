@@ -1,6 +1,6 @@
 // diff() settles: states the provider can't change, reserved tags, equivalent policies and ignored inputs make no diff.
 import { expect } from "chai";
-import { changesOf, inputsOf, KeyProvider, outputsOf, withDefaults } from "../../provider/keyProvider";
+import { changesOf, inputsOf, KeyProvider, outputsOf, withDefaults } from "../../provider/key/provider";
 import { ObservedKey } from "../../provider/plan";
 
 const provider = new KeyProvider();

@@ -1,6 +1,6 @@
 // diff(): no network; pending deletion is an update, immutable properties are replacements.
 import { expect } from "chai";
-import { inputsOf, KeyProvider, outputsOf, withDefaults } from "../../provider/keyProvider";
+import { inputsOf, KeyProvider, outputsOf, withDefaults } from "../../provider/key/provider";
 import { ObservedKey } from "../../provider/plan";
 import { UNKNOWN } from "../../provider/validation";
 

@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { desiredKey } from "../../provider/inputs";
 import { addressOf, bareKeyId, parseKeyArn } from "../../provider/keyAddress";
-import { diffKey } from "../../provider/keyProvider";
+import { diffKey } from "../../provider/key/provider";
 import { ObservedKey, planUpdate } from "../../provider/plan";
 import { parseKeyReference } from "../../provider/validation";
 

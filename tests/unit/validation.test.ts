@@ -1,6 +1,6 @@
 // check(): bad input is refused with the property named and what is allowed.
 import { expect } from "chai";
-import { KeyProvider } from "../../provider/keyProvider";
+import { KeyProvider } from "../../provider/key/provider";
 import { parseKeyReference, UNKNOWN } from "../../provider/validation";
 import { INVALID_INPUTS, INVALID_KEY_REFERENCES } from "../../testing/invalid-inputs";
 

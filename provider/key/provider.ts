@@ -1,14 +1,14 @@
 // The ResourceProvider for KmsKey: check and diff are pure; read observes; create, update and delete act.
 import { randomUUID } from "node:crypto";
 import * as dynamic from "@pulumi/pulumi/dynamic";
-import { CheckedInputs, connectionOf, desiredKey, KeyInputs, KeyOutputs } from "./inputs";
-import { KEY_SCHEMA } from "./key/schema";
-import * as schema from "./schema";
-import { withoutAbsent } from "./schema";
-import { addressOf, bareKeyId, KeyAddress, parseKeyArn } from "./keyAddress";
-import { KeyNotFoundError } from "./kms/errors";
-import { createKey, markOwner, observedFrom, observeRotation, readKey, readOwnerTag, runAction } from "./kms/gateway";
-import { confirmGone, describeTracked, lookUpKey, observeKey } from "./locate";
+import { CheckedInputs, connectionOf, desiredKey, KeyInputs, KeyOutputs } from "../inputs";
+import { KEY_SCHEMA } from "./schema";
+import * as schema from "../schema";
+import { withoutAbsent } from "../schema";
+import { addressOf, bareKeyId, KeyAddress, parseKeyArn } from "../keyAddress";
+import { KeyNotFoundError } from "../kms/errors";
+import { createKey, markOwner, observedFrom, observeRotation, readKey, readOwnerTag, runAction } from "../kms/gateway";
+import { confirmGone, describeTracked, lookUpKey, observeKey } from "../locate";
 import {
   FULL_SCOPE,
   isPendingDeletion,
@@ -21,9 +21,9 @@ import {
   StepAnswer,
   transition,
   UpdateScope,
-} from "./plan";
-import { ProviderSession } from "./session";
-import { parseKeyReference, UNKNOWN } from "./validation";
+} from "../plan";
+import { ProviderSession } from "../session";
+import { parseKeyReference, UNKNOWN } from "../validation";
 
 /** Changing these makes a different key: KMS can't change them in place. */
 const REPLACE_ON_CHANGE = schema.replaceOnChange(KEY_SCHEMA) as ("keyUsage" | "keySpec" | "multiRegion")[];
