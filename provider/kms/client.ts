@@ -13,9 +13,11 @@ export const DEFAULT_MAX_ATTEMPTS = 10;
  * The operations whose default quota a burst can reach (at most 15 per second): each gets a rate limiter that starts
  * at its quota and never slows below it; it speeds up on success, so a raised quota is used too.
  */
-const PACED_QUOTAS: Readonly<Record<string, number>> = Object.fromEntries(
-  Object.entries(AWS_KMS_QUOTAS).filter(([, perSecond]) => perSecond <= 15),
-);
+const PACED_QUOTAS: Readonly<Record<string, number>> = {
+  ...Object.fromEntries(Object.entries(AWS_KMS_QUOTAS).filter(([, perSecond]) => perSecond <= 15)),
+  // A ReplicateKey counts as two CreateKey requests in the replica's Region ("Request quotas"): half CreateKey's pace.
+  ReplicateKey: Math.min(AWS_KMS_QUOTAS.ReplicateKey, AWS_KMS_QUOTAS.CreateKey / 2),
+};
 
 /** Environment variables that shape a client. Only their values' identity is kept in memory, never in state. */
 const CLIENT_ENVIRONMENT = [
