@@ -80,6 +80,23 @@ export function recoversGone(resource: string): boolean {
   return viewOf(resource)?.recoversGone ?? false;
 }
 
+/**
+ * The gone aliases whose key is gone too, by URN: the key the alias last pointed at (its state before the refresh) is
+ * a key or replica key of the stack that the refresh found gone, as KMS deletes a key's aliases with the key. Such an
+ * alias can only follow the new key that `up` would make, which is the user's call.
+ */
+export function aliasesOfGoneKeys(observed: Map<string, Observation>): Set<string> {
+  const goneKeys = new Set<string>();
+  for (const { type, live, last } of observed.values()) {
+    if (type !== KMS_ALIAS_TYPE && live === null && typeof last?.arn === "string") goneKeys.add(last.arn);
+  }
+  const aliases = new Set<string>();
+  for (const { urn, type, live, last } of observed.values()) {
+    if (type === KMS_ALIAS_TYPE && live === null && goneKeys.has(String(last?.targetKeyArn))) aliases.add(urn);
+  }
+  return aliases;
+}
+
 /** Whether the drift command reports resources of this type token. */
 export function reportsType(type: string | undefined): boolean {
   return type !== undefined && type in VIEWS;
@@ -137,6 +154,8 @@ export interface Observation {
   type?: string;
   /** Outputs after the refresh; null when the refresh found the key gone. */
   live?: Props | null;
+  /** Outputs in the state before the refresh (what a gone one was). */
+  last?: Props;
   /** The declaration (inputs of the program's registration, as the provider's check left them), from the plan step. */
   declared?: Props;
   /** The plan step's operation (same, update, create, ...). */
@@ -160,6 +179,9 @@ export function observeKeys(events: Iterable<EngineEvent>): Map<string, Observat
     if (!metadata || !reportsType(metadata.type)) continue;
     const observation = at(metadata.urn);
     observation.type = metadata.type;
+    if ((metadata.op === "refresh" || refreshing.has(metadata.urn)) && metadata.old?.outputs) {
+      observation.last ??= metadata.old.outputs;
+    }
     if (READ_OPS.includes(metadata.op)) {
       observation.readOnly = true;
     } else if (event.resourcePreEvent && metadata.op === "refresh") {

@@ -3,6 +3,7 @@
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { Cancellation, CancelledError } from "./cancel";
 import {
+  aliasesOfGoneKeys,
   driftOf,
   findDrift,
   KeyDrift,
@@ -162,6 +163,17 @@ function goneRecovery(key: KeyDrift, since: "check" | "refresh"): Recovery {
   return { status: "skipped", actions: [], message: `${when}; ${upWould}` };
 }
 
+/** A gone alias whose key is gone too: it can only follow the new key `up` would make, which is the user's call. */
+function keyGoneRecovery(): Recovery {
+  return {
+    status: "skipped",
+    actions: [],
+    message:
+      "KMS no longer has this alias nor the key it pointed at (KMS deletes a key's aliases with it); `pulumi up` would " +
+      "create a new key and the alias on it",
+  };
+}
+
 /**
  * Opens the stack and finds its drifted KmsKeys with a preview with refresh (never written to the state), then hands
  * them to `next`; any error on the way becomes the stack's report, so it does not hide other stacks' results.
@@ -169,7 +181,7 @@ function goneRecovery(key: KeyDrift, since: "check" | "refresh"): Recovery {
 async function withDrift(
   stackName: string | undefined,
   context: RunContext,
-  next: (stack: Stack, label: string, keys: KeyReport[]) => Promise<StackReport>,
+  next: (stack: Stack, label: string, keys: KeyReport[], observed: Map<string, Observation>) => Promise<StackReport>,
 ): Promise<StackReport> {
   let label = stackName ?? "(selected stack)";
   let log = new EventLog(label, context);
@@ -184,7 +196,7 @@ async function withDrift(
       stack.preview({ refresh: true, onEvent: log.onEvent, ...cancellable }),
     );
     keys = findDrift(log.events, context.now());
-    return await next(stack, label, keys);
+    return await next(stack, label, keys, observeKeys(log.events));
   } catch (err) {
     if (err instanceof CancelledError) {
       context.progress(`${label}: cancelled`);
@@ -215,9 +227,13 @@ export function recoverStack(
   dryRun: boolean,
   context: RunContext,
 ): Promise<StackReport> {
-  return withDrift(stackName, context, async (stack, label, keys) => {
-    for (const key of keys)
-      if (key.kind === "gone" && !recoversGone(key.resource)) key.recovery = goneRecovery(key, "check");
+  return withDrift(stackName, context, async (stack, label, keys, observed) => {
+    const followingGoneKeys = aliasesOfGoneKeys(observed);
+    for (const key of keys) {
+      if (key.kind !== "gone") continue;
+      if (!recoversGone(key.resource)) key.recovery = goneRecovery(key, "check");
+      else if (followingGoneKeys.has(key.urn)) key.recovery = keyGoneRecovery();
+    }
     const targets = keys.filter((key) => !key.recovery);
     if (targets.length === 0) {
       context.progress(`${label}: nothing to recover`);

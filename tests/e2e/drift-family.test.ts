@@ -114,6 +114,8 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
   let arns: { primary: string; replica: string };
   let aliasArns: { primary: string; replica: string };
   let foreignKeyId: string;
+  /** The first check of the drifted stack. */
+  let checked: CommandResult;
   const figures: string[] = [];
 
   before(async function () {
@@ -155,7 +157,7 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     await moto("eu-west-1").send(new DeleteAliasCommand({ AliasName: ALIAS }));
     kms.proxy.resetCounts();
 
-    const run = await drift("check", "--json");
+    const run = (checked = await drift("check", "--json"));
     expect(run.code, output(run)).to.equal(2);
     const json = parseJson(run);
     expect(json).to.include({ command: "check", exitCode: 2 });
@@ -221,6 +223,27 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     expect(rows.map((row) => row.slice(8))).to.deep.equal(
       entries.map((entry) => [entry.attributes.join(", "), entry.upWould]),
     );
+  });
+
+  it("the replica and the alias the stack reads with KmsReplicaKey.get and KmsAlias.get are never reported, drifted as they are", async () => {
+    // The check read them, in the states it reported for the managed ones: the replica pending deletion, the alias
+    // pointing at the other key.
+    expect(checked.stderr).to.contain("dev: read read-replica").and.contain("dev: read read-alias");
+    const resources = (await project.exportState()).deployment.resources ?? [];
+    const read = Object.fromEntries(
+      resources
+        .filter((r) => /::read-(replica|alias)$/.test(r.urn))
+        .map((r) => [r.urn.split("::").pop(), r.outputs?.arn]),
+    );
+    expect(read).to.deep.equal({ "read-replica": arns.replica, "read-alias": aliasArns.primary });
+    expect((await describeKey("eu-west-1", keyId)).KeyState).to.equal("PendingDeletion");
+    expect(await aliasTarget("us-east-1")).to.equal(foreignKeyId);
+    const reported = parseJson(checked).stacks[0].keys.map((entry) => entry.urn);
+    expect(
+      reported.filter((urn) => /::read-/.test(urn)),
+      "entries of resources read with get",
+    ).to.deep.equal([]);
+    expect(reported).to.have.length(4);
   });
 
   it("recover --dry-run plans a repair of all four, changes nothing (no write call) and exits 2", async () => {
@@ -290,5 +313,53 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     const after = await drift("check", "--json");
     expect(after.code, output(after)).to.equal(0);
     expect(parseJson(after).stacks[0]).to.deep.include({ result: "clean", keys: [] });
+  });
+
+  it("the family deleted for good: all four gone, each with what up would do; recover makes nothing, exit 1", async () => {
+    // moto cannot end a waiting period; its reset drops every key and alias, as KMS does once the periods are over.
+    const reset = await fetch(`${kms.server.endpoint}/moto-api/reset`, { method: "POST" });
+    expect(reset.status).to.equal(200);
+    kms.proxy.resetCounts();
+
+    const check = await drift("check", "--json");
+    expect(check.code, output(check)).to.equal(2);
+    expect(
+      parseJson(check).stacks[0].keys.map((entry) => [entry.resource, entry.name, entry.kind, entry.upWould]),
+      check.stdout,
+    ).to.deep.equal([
+      [
+        "KmsKey",
+        "primary",
+        "gone",
+        "create a new key: KMS no longer has this one, and data encrypted under it cannot be decrypted",
+      ],
+      ["KmsAlias", "primary-alias", "gone", "create the alias again, pointing at its declared key"],
+      [
+        "KmsReplicaKey",
+        "replica",
+        "gone",
+        "create a new replica: KMS no longer has this one (the primary key still holds the key material)",
+      ],
+      ["KmsAlias", "replica-alias", "gone", "create the alias again, pointing at its declared key"],
+    ]);
+
+    const recover = await drift("recover", "--json");
+    expect(recover.code, output(recover)).to.equal(1);
+    const entries = parseJson(recover).stacks[0].keys;
+    expect(entries.map((entry) => [entry.name, entry.recovery?.status])).to.deep.equal([
+      ["primary", "skipped"],
+      ["primary-alias", "skipped"],
+      ["replica", "skipped"],
+      ["replica-alias", "skipped"],
+    ]);
+    const message = (name: string) => entries.find((entry) => entry.name === name)?.recovery?.message;
+    expect(message("primary")).to.match(/pulumi up` would create a new one \(data encrypted under it is lost\)/);
+    expect(message("replica")).to.match(/no longer has this replica key.*a new replica of the primary key/);
+    // KMS deleted them with their keys: an alias can only follow the new key up would make.
+    for (const name of ["primary-alias", "replica-alias"]) {
+      expect(message(name), name).to.match(/no longer has this alias nor the key it pointed at/);
+    }
+    expect(recover.stderr, "no update at all").to.contain("dev: nothing to recover");
+    expect(writes(), "nothing is created behind the user's back").to.deep.equal([]);
   });
 });

@@ -7,6 +7,7 @@ import { expect } from "chai";
 import {
   daysLeft,
   findDrift,
+  nameOf,
   KMS_ALIAS_TYPE,
   KMS_KEY_TYPE,
   KMS_REPLICA_KEY_TYPE,
@@ -14,6 +15,7 @@ import {
   plannedActions,
   recoversGone,
   reportedSchemas,
+  aliasesOfGoneKeys,
 } from "../../cli/drift";
 import { checkExitCode, recoverExitCode, renderTable, Report, shownId } from "../../cli/report";
 import type { StackReport } from "../../cli/stacks";
@@ -206,8 +208,54 @@ describe("unit: kms-key-drift report", () => {
     expect(plannedActions(gone)).to.deep.equal(["create the alias again"]);
   });
 
-  it("recover makes a gone alias again, never a gone key or replica key", () => {
+  it("recover makes a gone alias again, never a gone key or replica key, nor an alias whose key is gone too", () => {
     expect(["KmsKey", "KmsReplicaKey", "KmsAlias"].map(recoversGone)).to.deep.equal([false, false, true]);
+    const declared = { name: "alias/orders", targetKeyId: "k-1" };
+    const aliasWas = (target: unknown) => ({
+      ...declared,
+      arn: "arn:aws:kms:us-east-1:111122223333:alias/orders",
+      targetKeyArn: target,
+    });
+    const base = { sequence: 0, timestamp: 0 };
+    // A refresh that finds `name` gone, which was `was` before: its pre-event carries the state before the refresh.
+    const wentFrom = (name: string, was: Props, declaredNow: Props, type = KMS_ALIAS_TYPE): EngineEvent[] => [
+      {
+        ...base,
+        resourcePreEvent: {
+          metadata: {
+            op: "refresh",
+            urn: urn(name, type),
+            type,
+            provider: "",
+            old: stateOf(name, was, undefined, type),
+          },
+        },
+      },
+      {
+        ...base,
+        resOutputsEvent: {
+          metadata: {
+            op: "refresh",
+            urn: urn(name, type),
+            type,
+            provider: "",
+            old: stateOf(name, was, undefined, type),
+          },
+        },
+      },
+      ...keyEvents(name, undefined, declaredNow, "create", type),
+    ];
+    const otherKey = "arn:aws:kms:us-east-1:111122223333:key/k-2";
+    const observed = observeKeys([
+      ...wentFrom("gone-key", LIVE, DECLARED, KMS_KEY_TYPE),
+      // KMS deleted it with its key.
+      ...wentFrom("with-its-key", aliasWas(LIVE.arn), declared),
+      // Deleted on its own: its key is there.
+      ...wentFrom("alone", aliasWas(otherKey), declared),
+      ...keyEvents("other", LIVE, DECLARED, "same"),
+    ]);
+    expect(observed.get(urn("gone-key"))).to.include({ live: null });
+    expect([...aliasesOfGoneKeys(observed)].map(nameOf)).to.deep.equal(["with-its-key"]);
   });
 
   it("the documented attributes of each resource are its schema's drift properties", () => {
