@@ -18,12 +18,19 @@ export const KMS_ALIAS_TYPE = "pulumi-nodejs:dynamic/kms:KmsAlias";
 /** How the drift command sees one of the package's resources: its schema says what can drift and how it compares. */
 interface DriftView {
   /** The resource's name in the user's words (its SDK class). */
-  resource: string;
+  resource: Resource;
   schema: ResourceSchema;
   /** Whether the live key's state falls short of the declared one (keys only: aliases have none). */
   stateDiffers?: (live: Props, declared: Props) => boolean;
-  /** What `up` does about a gone one. */
+  /** What `up` does about a gone one, and why it matters. */
   whenGone: string;
+  /** The same, as one recovery step. */
+  goneAction: string;
+  /**
+   * `recover` makes a gone one again: an alias holds no key material, so a new one is the one that went. A gone key
+   * (or replica key) is left to the user: `up` would make a key that is not the one the program had.
+   */
+  recoversGone: boolean;
 }
 
 /** Every resource type the drift command reports, by type token. */
@@ -33,19 +40,62 @@ const VIEWS: Readonly<Record<string, DriftView>> = {
     schema: KEY_SCHEMA,
     stateDiffers: (live, declared) => changesOf(live, declared).changed.has("enabled"),
     whenGone: "create a new key: KMS no longer has this one, and data encrypted under it cannot be decrypted",
+    goneAction: "create a new key",
+    recoversGone: false,
   },
   [KMS_REPLICA_KEY_TYPE]: {
     resource: "KmsReplicaKey",
     schema: REPLICA_SCHEMA,
     stateDiffers: (live, declared) => changesOf(live, declared, REPLICA_SCHEMA).changed.has("enabled"),
     whenGone: "create a new replica: KMS no longer has this one (the primary key still holds the key material)",
+    goneAction: "create a new replica",
+    recoversGone: false,
   },
   [KMS_ALIAS_TYPE]: {
     resource: "KmsAlias",
     schema: ALIAS_SCHEMA,
     whenGone: "create the alias again, pointing at its declared key",
+    goneAction: "create the alias again",
+    recoversGone: true,
   },
 };
+
+/** The package's resources, in the user's words (their SDK classes): a report entry's `resource`. */
+export type Resource = "KmsKey" | "KmsReplicaKey" | "KmsAlias";
+
+function viewOf(resource: string): DriftView | undefined {
+  return Object.values(VIEWS).find((view) => view.resource === resource);
+}
+
+/** The schema of each resource the drift command reports: what its entries' `attributes` can name. */
+export function reportedSchemas(): Record<Resource, ResourceSchema> {
+  return Object.fromEntries(Object.values(VIEWS).map((view) => [view.resource, view.schema])) as Record<
+    Resource,
+    ResourceSchema
+  >;
+}
+
+/** Whether `recover` makes a gone one of these again (aliases), rather than leaving it to the user (keys). */
+export function recoversGone(resource: string): boolean {
+  return viewOf(resource)?.recoversGone ?? false;
+}
+
+/**
+ * The gone aliases whose key is gone too, by URN: the key the alias last pointed at (its state before the refresh) is
+ * a key or replica key of the stack that the refresh found gone, as KMS deletes a key's aliases with the key. Such an
+ * alias can only follow the new key that `up` would make, which is the user's call.
+ */
+export function aliasesOfGoneKeys(observed: Map<string, Observation>): Set<string> {
+  const goneKeys = new Set<string>();
+  for (const { type, live, last } of observed.values()) {
+    if (type !== KMS_ALIAS_TYPE && live === null && typeof last?.arn === "string") goneKeys.add(last.arn);
+  }
+  const aliases = new Set<string>();
+  for (const { urn, type, live, last } of observed.values()) {
+    if (type === KMS_ALIAS_TYPE && live === null && goneKeys.has(String(last?.targetKeyArn))) aliases.add(urn);
+  }
+  return aliases;
+}
 
 /** Whether the drift command reports resources of this type token. */
 export function reportsType(type: string | undefined): boolean {
@@ -73,22 +123,24 @@ const DAY_MS = 24 * 60 * 60_000;
 export interface KeyDrift {
   urn: string;
   /** KmsKey, KmsReplicaKey or KmsAlias. */
-  resource: string;
+  resource: Resource;
   /** The resource name in the program. */
   name: string;
+  /** The key's ID (a replica's is its primary's); absent for a gone resource and for an alias. */
   keyId?: string;
+  /** The key's ARN (a replica's in its own Region), or the alias's ARN; absent for a gone resource. */
   arn?: string;
   kind: DriftKind;
-  /** KMS's KeyState as the refresh saw it; absent for a gone key. */
+  /** KMS's KeyState as the refresh saw it; absent for a gone resource and for an alias. */
   keyState?: string;
-  /** ISO 8601; only while pending deletion. */
+  /** ISO 8601; only while pending deletion with a date (a PendingReplicaDeletion primary has none). */
   deletionDate?: string;
-  /** Whole days (rounded down) from now to deletionDate; only while pending deletion. */
+  /** Whole days (rounded down) from now to deletionDate; only with deletionDate. */
   daysLeft?: number;
-  /** Declared attributes the live key does not have. */
+  /** Declared attributes the live resource does not have. */
   attributes: DriftAttribute[];
-  /** Whether the program declares the key enabled. */
-  declaredEnabled: boolean;
+  /** Whether the program declares the key enabled; absent for an alias. */
+  declaredEnabled?: boolean;
   /** What `pulumi up` (or `kms-key-drift recover`) would do about it. */
   upWould: string;
 }
@@ -102,6 +154,8 @@ export interface Observation {
   type?: string;
   /** Outputs after the refresh; null when the refresh found the key gone. */
   live?: Props | null;
+  /** Outputs in the state before the refresh (what a gone one was). */
+  last?: Props;
   /** The declaration (inputs of the program's registration, as the provider's check left them), from the plan step. */
   declared?: Props;
   /** The plan step's operation (same, update, create, ...). */
@@ -125,6 +179,9 @@ export function observeKeys(events: Iterable<EngineEvent>): Map<string, Observat
     if (!metadata || !reportsType(metadata.type)) continue;
     const observation = at(metadata.urn);
     observation.type = metadata.type;
+    if ((metadata.op === "refresh" || refreshing.has(metadata.urn)) && metadata.old?.outputs) {
+      observation.last ??= metadata.old.outputs;
+    }
     if (READ_OPS.includes(metadata.op)) {
       observation.readOnly = true;
     } else if (event.resourcePreEvent && metadata.op === "refresh") {
@@ -147,12 +204,16 @@ export function findDrift(events: Iterable<EngineEvent>, now: Date): KeyDrift[] 
   return sortDrift([...observeKeys(events).values()].flatMap((observation) => driftOf(observation, now) ?? []));
 }
 
-/** Most urgent first (fewest days left first among keys pending deletion), then by name. */
+/**
+ * Most urgent first (fewest days left first among keys pending deletion), then by name. A key pending deletion without
+ * a date (a multi-Region primary waiting for its replicas, PendingReplicaDeletion) comes after those with one: its
+ * waiting period begins only when its last replica is deleted.
+ */
 function sortDrift<T extends KeyDrift>(drifted: T[]): T[] {
   return drifted.sort(
     (a, b) =>
       DRIFT_KINDS.indexOf(a.kind) - DRIFT_KINDS.indexOf(b.kind) ||
-      (a.daysLeft ?? 0) - (b.daysLeft ?? 0) ||
+      (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) ||
       a.name.localeCompare(b.name),
   );
 }
@@ -169,7 +230,8 @@ export function driftOf(
   // A key the program no longer declares (or never deployed) is a program change, not drift.
   if (!declared || op === "delete") return undefined;
   const name = nameOf(urn);
-  const declaredEnabled = declared.enabled !== false;
+  // Only a key has a state to declare: an alias has no declaredEnabled.
+  const declaredEnabled = view.stateDiffers ? declared.enabled !== false : undefined;
   if (live === null) {
     return {
       urn,
@@ -185,11 +247,12 @@ export function driftOf(
   if (!live) return undefined;
   // The engine leaves the key as it is: whatever the outputs look like, the provider's diff found nothing to do.
   if (op === undefined || !CHANGING_OPS.includes(op)) return undefined;
-  const keyState = text(live.keyState);
+  // An alias's outputs have no key state: it is a key's only.
+  const keyState = view.stateDiffers ? text(live.keyState) : undefined;
   const stateDiffers = view.stateDiffers?.(live, declared) ?? false;
   const pending = stateDiffers && keyState !== undefined && isPendingDeletion(keyState);
   const attributes = changedAttributes(view.schema, live, declared);
-  if (stateDiffers && !pending && !declaredEnabled) attributes.push("enabled");
+  if (stateDiffers && !pending && declaredEnabled === false) attributes.push("enabled");
   const kind: DriftKind | undefined = pending
     ? "pending-deletion"
     : stateDiffers && declaredEnabled
@@ -203,7 +266,7 @@ export function driftOf(
     urn,
     resource: view.resource,
     name,
-    keyId: text(live.keyId),
+    keyId: view.stateDiffers ? text(live.keyId) : undefined,
     arn: text(live.arn),
     kind,
     keyState,
@@ -231,11 +294,11 @@ export function daysLeft(date: string, now: Date): number | undefined {
   return Math.max(0, Math.floor((time - now.getTime()) / DAY_MS));
 }
 
-/** The recovery steps of a drifted key, in the provider's order, in plain words. */
+/** The recovery steps of a drifted resource, in the provider's order, in plain words. */
 export function plannedActions(
   drift: Pick<KeyDrift, "resource" | "kind" | "keyState" | "attributes" | "declaredEnabled">,
 ): string[] {
-  if (drift.kind === "gone") return [drift.resource === "KmsAlias" ? "create the alias again" : "create a new key"];
+  if (drift.kind === "gone") return [viewOf(drift.resource)?.goneAction ?? "create it again"];
   // An alias has one thing to drift in: the key it points at.
   if (drift.resource === "KmsAlias") return ["point it back at its declared key"];
   const actions: string[] = [];

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// kms-key-drift: which KmsKeys drifted from their declaration (check), and a targeted repair (recover), for
-// pipelines. Runs over the Pulumi project in --cwd with whatever backend the user is logged into.
+// kms-key-drift: which KmsKeys, KmsReplicaKeys and KmsAliases drifted from their declaration (check), and a targeted
+// repair (recover), for pipelines. Runs over the Pulumi project in --cwd with whatever backend the user is logged into.
 import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { Cancellation, CancelSignal } from "./cancel";
@@ -86,7 +86,9 @@ function print(report: Report, json: boolean): void {
 }
 
 const program = new Command("kms-key-drift")
-  .description("Finds KmsKeys whose live state drifted from their declaration, and recovers only those")
+  .description(
+    "Finds KmsKeys, KmsReplicaKeys and KmsAliases whose live state drifted from their declaration, and recovers only those",
+  )
   .showHelpAfterError()
   // Usage errors exit 1, like any other error (2 means drift).
   .exitOverride((err) => {
@@ -97,7 +99,7 @@ withCommonOptions(
   program
     .command("check")
     .description(
-      "refresh each stack without writing its state and report drifted keys; exit 0 no drift, 2 drift, 1 error",
+      "refresh each stack without writing its state and report drifted keys and aliases; exit 0 no drift, 2 drift, 1 error",
     ),
 ).action(async (options: CommonOptions) => {
   const { stacks, now } = await runStacks(options, checkStack);
@@ -116,7 +118,7 @@ withCommonOptions(
   program
     .command("recover")
     .description(
-      "refresh, then update only the drifted keys (nothing else in the stack); exit 0 all recovered, 1 otherwise",
+      "refresh, then update only the drifted keys and aliases (nothing else in the stack); exit 0 all recovered, 1 otherwise",
     ),
 )
   .option("--dry-run", "show what would be done; change nothing (exit 0 no drift, 2 drift, 1 error)", false)

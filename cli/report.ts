@@ -1,5 +1,6 @@
 // The two forms of a report: a table for people, JSON (schema below, documented in the README) for machines.
 import Table from "cli-table3";
+import type { KeyDrift } from "./drift";
 import type { StackReport } from "./stacks";
 
 /** Bump when a field changes meaning or goes away; new fields may be added within a version. */
@@ -42,14 +43,28 @@ export function recoverExitCode(stacks: StackReport[], dryRun: boolean): ExitCod
   return stacks.flatMap((stack) => stack.keys).every((key) => key.recovery?.status === "recovered") ? 0 : 1;
 }
 
-/** The report as people read it: one table row per drifted key, then each stack without drift or with an error. */
+/**
+ * What names a drifted resource in the table: a key's ID; the ARN where the ID is not enough (a multi-Region key shares
+ * its ID with its replicas, so a replica key and a multi-Region primary show their ARNs) and for an alias.
+ */
+export function shownId(entry: Pick<KeyDrift, "resource" | "keyId" | "arn">): string {
+  const sharedId = entry.keyId?.startsWith("mrk-") ?? false;
+  if (entry.resource === "KmsKey" && entry.keyId && !sharedId) return entry.keyId;
+  return entry.arn ?? entry.keyId ?? "";
+}
+
+/**
+ * The report as people read it: one table row per drifted resource (key, replica key, alias), then each stack without
+ * drift or with an error.
+ */
 export function renderTable(report: Report): string {
   const recover = report.command === "recover";
   const table = new Table({
     head: [
       "Stack",
-      "Key",
-      "Key ID",
+      "Resource",
+      "Name",
+      "ID/ARN",
       "Drift",
       "Key state",
       "Deletion date",
@@ -64,8 +79,9 @@ export function renderTable(report: Report): string {
       const recovery = key.recovery;
       table.push([
         stack.stack,
+        key.resource,
         key.name,
-        key.keyId ?? "",
+        shownId(key),
         key.kind,
         key.keyState ?? "",
         key.deletionDate ?? "",

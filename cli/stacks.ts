@@ -2,13 +2,24 @@
 // backend the user is logged into, the project's own program), and turns the engine's events into a report.
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { Cancellation, CancelledError } from "./cancel";
-import { driftOf, findDrift, KeyDrift, nameOf, Observation, observeKeys, plannedActions, reportsType } from "./drift";
+import {
+  aliasesOfGoneKeys,
+  driftOf,
+  findDrift,
+  KeyDrift,
+  nameOf,
+  Observation,
+  observeKeys,
+  plannedActions,
+  recoversGone,
+  reportsType,
+} from "./drift";
 
-/** What became of one drifted key in `recover`. */
+/** What became of one drifted resource in `recover`. */
 interface Recovery {
   /**
-   * recovered: a read after the update shows the key as declared; planned: --dry-run; failed / skipped: see message;
-   * cancelled: the run was cancelled before the key's update finished.
+   * recovered: a read after the update shows it as declared; planned: --dry-run; failed / skipped: see message;
+   * cancelled: the run was cancelled before its update finished.
    */
   status: "recovered" | "planned" | "failed" | "skipped" | "cancelled";
   /** What was done (as a read after the update shows it), or with --dry-run what would be done, in order. */
@@ -66,6 +77,9 @@ function sameStack(listed: string, given: string): boolean {
   return listed === given || given.endsWith(`/${listed}`) || listed.endsWith(`/${given}`);
 }
 
+/** Steps of an update that change nothing: a resource left as it is, or one only read (get). */
+const UNCHANGED_OPS: readonly string[] = ["same", "read", "read-replacement", "discard", "discard-replaced"];
+
 /** Collects events, prints progress, and keeps the engine's error diagnostics for the report. */
 class EventLog {
   readonly events: EngineEvent[] = [];
@@ -102,7 +116,8 @@ class EventLog {
     if (!metadata || !reportsType(metadata.type)) return;
     if (this.refreshing.delete(metadata.urn) || metadata.op === "refresh") {
       this.context.progress(`${this.stack}: read ${nameOf(metadata.urn)}${metadata.op === "delete" ? " (gone)" : ""}`);
-    } else if (this.applying) {
+    } else if (this.applying && !UNCHANGED_OPS.includes(metadata.op)) {
+      // What the update did; not the resources it left as they are (untargeted) or only read (get).
       this.context.progress(`${this.stack}: ${metadata.op} ${nameOf(metadata.urn)}`);
     }
   };
@@ -134,16 +149,28 @@ function whatToDo(keyState: string | undefined): string | undefined {
   return undefined;
 }
 
-/** A gone key is the user's call: recover never creates a key. */
-function goneRecovery(since: "check" | "refresh"): Recovery {
+/** A gone key (or replica key) is the user's call: recover never creates a key. A gone alias it makes again. */
+function goneRecovery(key: KeyDrift, since: "check" | "refresh"): Recovery {
+  const replica = key.resource === "KmsReplicaKey";
+  const what = replica ? "this replica key" : "this key";
   const when =
     since === "check"
-      ? "KMS no longer has this key"
-      : "KMS no longer has this key: its waiting period ended after the check; it is left out of the update";
+      ? `KMS no longer has ${what}`
+      : `KMS no longer has ${what}: its waiting period ended after the check; it is left out of the update`;
+  const upWould = replica
+    ? "`pulumi up` would create a new one (a new replica of the primary key, which still holds the key material)"
+    : "`pulumi up` would create a new one (data encrypted under it is lost)";
+  return { status: "skipped", actions: [], message: `${when}; ${upWould}` };
+}
+
+/** A gone alias whose key is gone too: it can only follow the new key `up` would make, which is the user's call. */
+function keyGoneRecovery(): Recovery {
   return {
     status: "skipped",
     actions: [],
-    message: `${when}; \`pulumi up\` would create a new one (data encrypted under it is lost)`,
+    message:
+      "KMS no longer has this alias nor the key it pointed at (KMS deletes a key's aliases with it); `pulumi up` would " +
+      "create a new key and the alias on it",
   };
 }
 
@@ -154,7 +181,7 @@ function goneRecovery(since: "check" | "refresh"): Recovery {
 async function withDrift(
   stackName: string | undefined,
   context: RunContext,
-  next: (stack: Stack, label: string, keys: KeyReport[]) => Promise<StackReport>,
+  next: (stack: Stack, label: string, keys: KeyReport[], observed: Map<string, Observation>) => Promise<StackReport>,
 ): Promise<StackReport> {
   let label = stackName ?? "(selected stack)";
   let log = new EventLog(label, context);
@@ -169,7 +196,7 @@ async function withDrift(
       stack.preview({ refresh: true, onEvent: log.onEvent, ...cancellable }),
     );
     keys = findDrift(log.events, context.now());
-    return await next(stack, label, keys);
+    return await next(stack, label, keys, observeKeys(log.events));
   } catch (err) {
     if (err instanceof CancelledError) {
       context.progress(`${label}: cancelled`);
@@ -189,20 +216,25 @@ export function checkStack(stackName: string | undefined, context: RunContext): 
 }
 
 /**
- * `recover`: a refreshed preview finds the drifted keys (as `check` does); a refresh of only those keys reads them
- * again, then one `up` without a refresh of its own updates only those still there, so nothing else in the stack
- * changes and no key that went in the meantime is created anew; a refreshed preview of them then reads the result.
- * Gone keys are left out: `up` would create new keys, which is the user's call. With dryRun: a preview with refresh
- * and the same targets; nothing is written.
+ * `recover`: a refreshed preview finds the drifted resources (as `check` does); a refresh of only those reads them
+ * again, then one `up` without a refresh of its own updates only those still there (and makes a gone alias again), so
+ * nothing else in the stack changes and no key that went in the meantime is created anew; a refreshed preview of them
+ * then reads the result. Gone keys and replica keys are left out: `up` would create new keys, which is the user's
+ * call. With dryRun: a preview with refresh and the same targets; nothing is written.
  */
 export function recoverStack(
   stackName: string | undefined,
   dryRun: boolean,
   context: RunContext,
 ): Promise<StackReport> {
-  return withDrift(stackName, context, async (stack, label, keys) => {
-    for (const key of keys) if (key.kind === "gone") key.recovery = goneRecovery("check");
-    const targets = keys.filter((key) => key.kind !== "gone");
+  return withDrift(stackName, context, async (stack, label, keys, observed) => {
+    const followingGoneKeys = aliasesOfGoneKeys(observed);
+    for (const key of keys) {
+      if (key.kind !== "gone") continue;
+      if (!recoversGone(key.resource)) key.recovery = goneRecovery(key, "check");
+      else if (followingGoneKeys.has(key.urn)) key.recovery = keyGoneRecovery();
+    }
+    const targets = keys.filter((key) => !key.recovery);
     if (targets.length === 0) {
       context.progress(`${label}: nothing to recover`);
       return { stack: label, result: keys.length === 0 ? "clean" : "drift", keys };
@@ -213,7 +245,7 @@ export function recoverStack(
   });
 }
 
-/** --dry-run: the engine's plan for a targeted update of the drifted keys. */
+/** --dry-run: the engine's plan for a targeted update of the drifted resources. */
 async function planRecovery(
   stack: Stack,
   label: string,
@@ -229,15 +261,15 @@ async function planRecovery(
   for (const key of targets) {
     const drift = planned.get(key.urn);
     key.recovery = !drift
-      ? { status: "skipped", actions: [], message: "the targeted preview plans no change for this key" }
-      : drift.kind === "gone"
-        ? goneRecovery("refresh")
+      ? { status: "skipped", actions: [], message: "the targeted preview plans no change for this resource" }
+      : drift.kind === "gone" && !recoversGone(drift.resource)
+        ? goneRecovery(key, "refresh")
         : { status: "planned", actions: plannedActions(drift) };
   }
   return { stack: label, result: "drift", keys };
 }
 
-/** The targeted refresh, update and read of the drifted keys; a cancellation reports how far each key got. */
+/** The targeted refresh, update and read of the drifted resources; a cancellation reports how far each got. */
 async function recoverKeys(
   stack: Stack,
   label: string,
@@ -247,24 +279,31 @@ async function recoverKeys(
 ): Promise<StackReport> {
   const { cancellation, now } = context;
   const update = new EventLog(label, context, true);
+  /** What the update does for a resource, where the refresh found more to do than the check (an alias gone since). */
+  const done = new Map<string, string[]>();
   let phase: "refresh" | "update" | "read" = "refresh";
   try {
-    context.progress(`${label}: reading ${targets.length} key(s) again before the update`);
+    context.progress(`${label}: reading ${targets.length} resource(s) again before the update`);
     const refresh = new EventLog(label, context);
     await cancellation.run(`${label}: refresh`, (cancellable) =>
       stack.refresh({ target: targets.map((key) => key.urn), onEvent: refresh.onEvent, ...cancellable }),
     );
-    // A key whose waiting period ended since the check: an update of it would create a new key.
+    // A key whose waiting period ended since the check: an update of it would create a new key. A gone alias is made
+    // again by the update (its state no longer has it after this refresh).
     const refreshed = observeKeys(refresh.events);
     const present = targets.filter((key) => {
       if (refreshed.get(key.urn)?.live !== null) return true;
-      key.recovery = goneRecovery("refresh");
+      if (recoversGone(key.resource)) {
+        if (key.kind !== "gone") done.set(key.urn, plannedActions({ ...key, kind: "gone" }));
+        return true;
+      }
+      key.recovery = goneRecovery(key, "refresh");
       return false;
     });
     if (present.length === 0) return { stack: label, result: "drift", keys };
 
     phase = "update";
-    context.progress(`${label}: updating ${present.length} key(s), nothing else`);
+    context.progress(`${label}: updating ${present.length} resource(s), nothing else`);
     let failure: unknown;
     try {
       // No refresh of its own: the one above just read the keys. continueOnError: a key that fails does not stop the rest.
@@ -282,7 +321,7 @@ async function recoverKeys(
     }
 
     phase = "read";
-    context.progress(`${label}: reading the updated key(s) (a preview: the state is not written)`);
+    context.progress(`${label}: reading the updated resource(s) (a preview: the state is not written)`);
     const read = new EventLog(label, context);
     await cancellation.run(`${label}: reading after the update`, (cancellable) =>
       stack.preview({ refresh: true, target: present.map((key) => key.urn), onEvent: read.onEvent, ...cancellable }),
@@ -291,7 +330,7 @@ async function recoverKeys(
     for (const key of present) {
       const observation = after.get(key.urn) ?? { urn: key.urn };
       const error = update.resourceErrors.get(key.urn) ?? (failure ? update.explain(failure) : undefined);
-      key.recovery = outcome(key, observation, error, now());
+      key.recovery = outcome(key, observation, error, now(), done.get(key.urn));
     }
     const allRecovered = keys.every((key) => key.recovery?.status === "recovered");
     return { stack: label, result: allRecovered ? "recovered" : "drift", keys };
@@ -302,27 +341,34 @@ async function recoverKeys(
   }
 }
 
-/** What a read of the key after the update shows, against what the check found. */
-function outcome(before: KeyDrift, read: Observation, error: string | undefined, now: Date): Recovery {
+/**
+ * What a read of the resource after the update shows, against what the check found (`planned`: what the update was to
+ * do, when the refresh before it found more than the check did).
+ */
+function outcome(
+  before: KeyDrift,
+  read: Observation,
+  error: string | undefined,
+  now: Date,
+  planned: string[] = plannedActions(before),
+): Recovery {
   const keyState = typeof read.live?.keyState === "string" ? read.live.keyState : undefined;
   if (read.live === null) {
-    return {
-      status: "failed",
-      actions: [],
-      message: [error, "KMS no longer has this key after the update; `pulumi up` would create a new one"]
-        .filter(Boolean)
-        .join("; "),
-    };
+    const gone =
+      before.resource === "KmsAlias"
+        ? "KMS has no such alias after the update"
+        : "KMS no longer has this key after the update; `pulumi up` would create a new one";
+    return { status: "failed", actions: [], message: [error, gone].filter(Boolean).join("; ") };
   }
   if (!read.live) {
-    return { status: "failed", actions: [], message: error ?? "the key was not read after the update" };
+    return { status: "failed", actions: [], message: error ?? "it was not read after the update" };
   }
   const left = driftOf(read, now);
-  if (!left) return { status: "recovered", actions: plannedActions(before), keyState };
+  if (!left) return { status: "recovered", actions: planned, keyState };
   const leftToDo = plannedActions(left);
   return {
     status: "failed",
-    actions: plannedActions(before).filter((action) => !leftToDo.includes(action)),
+    actions: planned.filter((action) => !leftToDo.includes(action)),
     keyState,
     message: [error ?? `after the update, up would still ${leftToDo.join(", ")}`, whatToDo(keyState)]
       .filter(Boolean)

@@ -3,6 +3,8 @@
 // Binary: $MOTO_SERVER if set, else <repo root>/.venv/bin/moto_server if it exists, else `moto_server` on PATH.
 // The server listens on 127.0.0.1 on a free port; startKmsServer() resolves once it answers a KMS ListKeys.
 // Every server started here is killed when the Node process exits (normally or by SIGINT/SIGTERM/SIGHUP).
+// Its Python loads moto/sitecustomize.py beside this file: a correction to moto that the proxy cannot make (a replica's
+// own aliases).
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -20,6 +22,8 @@ export interface KmsServer {
 }
 
 const START_TIMEOUT_MS = 60_000;
+/** The folder of moto's sitecustomize.py (source, not dist: it is Python). */
+const MOTO_PATCHES = path.join(REPO_ROOT, "testing", "kms", "moto");
 const STOP_GRACE_MS = 5_000;
 const OUTPUT_TAIL_BYTES = 64 * 1024;
 
@@ -137,7 +141,7 @@ async function startOnce(bin: string, port: number): Promise<KmsServer> {
   const child = spawn(bin, ["-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // own process group, so stop() can kill moto and anything it spawned
-    env: process.env,
+    env: { ...process.env, PYTHONPATH: [MOTO_PATCHES, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
   });
   live.add(child);
 

@@ -49,6 +49,7 @@ interface JsonReport {
     message?: string;
     keys: {
       urn: string;
+      resource: string;
       name: string;
       keyId?: string;
       kind: string;
@@ -199,22 +200,22 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       expect(check.code, output(check)).to.equal(2);
       const rows = tableRows(check.stdout);
       expect(
-        rows.map((row) => [row[0], row[1], row[2], row[3]]),
+        rows.map((row) => row.slice(0, 5)),
         output(check),
       ).to.deep.equal([
-        ["dev", "pending", ids.pending, "pending-deletion"],
-        ["dev", "disabled", ids.disabled, "disabled"],
-        ["dev", "tagged", ids.tagged, "attributes"],
+        ["dev", "KmsKey", "pending", ids.pending, "pending-deletion"],
+        ["dev", "KmsKey", "disabled", ids.disabled, "disabled"],
+        ["dev", "KmsKey", "tagged", ids.tagged, "attributes"],
       ]);
       const deletionDate = (await describeKey(ids.pending)).DeletionDate!;
-      expect(rows[0][5], "deletion date").to.equal(deletionDate.toISOString());
+      expect(rows[0][6], "deletion date").to.equal(deletionDate.toISOString());
       // Scheduled moments ago for 7 days: 6 whole days and some 23 hours are left.
-      expect(rows[0][6], "days left").to.equal(String(WINDOW_DAYS - 1));
-      expect(rows[0][8], "what up would do").to.equal("cancel the deletion, enable");
-      expect(rows[1][4], "live key state").to.equal("Disabled");
-      expect(rows[1][8]).to.equal("enable");
-      expect(rows[2][7], "drifted attributes").to.equal("tags");
-      expect(rows[2][8]).to.equal("reset tags");
+      expect(rows[0][7], "days left").to.equal(String(WINDOW_DAYS - 1));
+      expect(rows[0][9], "what up would do").to.equal("cancel the deletion, enable");
+      expect(rows[1][5], "live key state").to.equal("Disabled");
+      expect(rows[1][9]).to.equal("enable");
+      expect(rows[2][8], "drifted attributes").to.equal("tags");
+      expect(rows[2][9]).to.equal("reset tags");
       // The check wrote nothing: the state still has the keys as they were at the last up.
       const state = await project.keys();
       expect(state.map((key) => key.outputs?.keyState)).to.deep.equal(["Enabled", "Enabled", "Enabled"]);
@@ -229,11 +230,13 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       expect(Math.abs(Date.now() - checkedAt), "checkedAt is now").to.be.lessThan(5 * 60_000);
       const keys = json.stacks[0].keys;
       const rows = tableRows(table.stdout);
-      expect(keys.map((key) => key.name)).to.deep.equal(rows.map((row) => row[1]));
+      expect(keys.map((key) => key.name)).to.deep.equal(rows.map((row) => row[2]));
       for (const [index, key] of keys.entries()) {
         const row = rows[index];
+        expect(key.resource, key.name).to.equal("KmsKey");
         expect(row, key.name).to.deep.equal([
           "dev",
+          key.resource,
           key.name,
           key.keyId ?? "",
           key.kind,
@@ -267,7 +270,7 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       // The table, with a stack the backend does not have (a failing program takes minutes to report here).
       const table = await drift(project, "check", "--stack", "dev", "--stack", "missing");
       expect(table.code, output(table)).to.equal(1);
-      expect(tableRows(table.stdout).map((row) => row[1])).to.deep.equal(["pending", "disabled", "tagged"]);
+      expect(tableRows(table.stdout).map((row) => row[2])).to.deep.equal(["pending", "disabled", "tagged"]);
       expect(table.stdout).to.match(/^missing: error: .*missing/m);
       // Looking at stacks does not change which one the user has selected.
       const selected = await project.pulumiOk(["stack", "--show-name"]);
@@ -296,7 +299,7 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       const run = await drift(project, "recover");
       expect(run.code, output(run)).to.equal(0);
       const rows = tableRows(run.stdout);
-      expect(rows.map((row) => [row[1], row[8]])).to.deep.equal([
+      expect(rows.map((row) => [row[2], row[9]])).to.deep.equal([
         ["pending", "recovered: cancel the deletion, enable"],
         ["disabled", "recovered: enable"],
         ["tagged", "recovered: reset tags"],
@@ -387,7 +390,7 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
 
       const table = await drift(project, "check");
       expect(table.code, output(table)).to.equal(2);
-      expect(tableRows(table.stdout).map((row) => [row[1], row[3]])).to.deep.equal([
+      expect(tableRows(table.stdout).map((row) => [row[2], row[4]])).to.deep.equal([
         ["disabled", "gone"],
         ["pending", "gone"],
         ["tagged", "gone"],

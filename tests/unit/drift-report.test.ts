@@ -1,10 +1,26 @@
 // kms-key-drift's pure parts: drift read from engine events (shaped as a preview with refresh emits them, as
 // recorded from CLI 3.248.0), the report's order, days left, and the exit codes.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { EngineEvent, OpType } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
-import { daysLeft, findDrift, KMS_ALIAS_TYPE, KMS_KEY_TYPE, observeKeys } from "../../cli/drift";
-import { checkExitCode, recoverExitCode } from "../../cli/report";
+import {
+  daysLeft,
+  findDrift,
+  nameOf,
+  KMS_ALIAS_TYPE,
+  KMS_KEY_TYPE,
+  KMS_REPLICA_KEY_TYPE,
+  observeKeys,
+  plannedActions,
+  recoversGone,
+  reportedSchemas,
+  aliasesOfGoneKeys,
+} from "../../cli/drift";
+import { checkExitCode, recoverExitCode, renderTable, Report, shownId } from "../../cli/report";
 import type { StackReport } from "../../cli/stacks";
+import { driftProperties } from "../../provider/schema";
+import { REPO_ROOT } from "../../testing/repo";
 
 const NOW = new Date("2026-11-29T08:00:00.000Z");
 const urn = (name: string, type = KMS_KEY_TYPE): string => `urn:pulumi:dev::infra::${type}::${name}`;
@@ -88,7 +104,244 @@ function keyEvents(
   return events;
 }
 
+const PRIMARY_ARN = "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+const REPLICA_ARN = "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+const REPLICA_DECLARED: Props = {
+  primaryKeyArn: PRIMARY_ARN,
+  region: "eu-west-1",
+  description: "orders, Ireland",
+  enabled: true,
+  tags: { team: "payments" },
+};
+const REPLICA_LIVE: Props = {
+  ...REPLICA_DECLARED,
+  keyId: "mrk-1234abcd12ab34cd56ef1234567890ab",
+  arn: REPLICA_ARN,
+  keyState: "Enabled",
+};
+
 describe("unit: kms-key-drift report", () => {
+  it("a key's family: the replica pending deletion first, then its primary waiting for it (no date, no days left)", () => {
+    const primaryLive = {
+      ...LIVE,
+      multiRegion: true,
+      keyId: REPLICA_LIVE.keyId,
+      arn: PRIMARY_ARN,
+      keyState: "PendingReplicaDeletion",
+    };
+    const events = [
+      // By name the primary would come first: the one with a date is the more urgent.
+      ...keyEvents("a-primary", primaryLive, { ...DECLARED, multiRegion: true }),
+      ...keyEvents(
+        "replica",
+        { ...REPLICA_LIVE, keyState: "PendingDeletion", deletionDate: "2026-12-06T07:59:59.000Z" },
+        REPLICA_DECLARED,
+        "update",
+        KMS_REPLICA_KEY_TYPE,
+      ),
+      ...keyEvents("tagged", { ...LIVE, tags: { team: "intruder" } }, DECLARED),
+    ];
+    const drift = findDrift(events, NOW);
+    expect(drift.map((d) => [d.resource, d.name, d.kind, d.keyState, d.daysLeft, d.arn])).to.deep.equal([
+      ["KmsReplicaKey", "replica", "pending-deletion", "PendingDeletion", 6, REPLICA_ARN],
+      ["KmsKey", "a-primary", "pending-deletion", "PendingReplicaDeletion", undefined, PRIMARY_ARN],
+      ["KmsKey", "tagged", "attributes", "Enabled", undefined, LIVE.arn],
+    ]);
+    // As the report has it: a field without a value is not there.
+    expect(JSON.parse(JSON.stringify(drift[1]))).to.not.have.any.keys("deletionDate", "daysLeft");
+    expect(drift[1].upWould).to.equal("cancel the deletion, enable");
+    expect(drift[0]).to.include({ keyId: REPLICA_LIVE.keyId, upWould: "cancel the deletion, enable" });
+  });
+
+  it("a replica's drift is by the replica's schema: its description and tags; a disabled one; a gone one", () => {
+    const events = [
+      ...keyEvents(
+        "described",
+        { ...REPLICA_LIVE, description: "changed", tags: { team: "intruder" } },
+        REPLICA_DECLARED,
+        "update",
+        KMS_REPLICA_KEY_TYPE,
+      ),
+      ...keyEvents(
+        "off",
+        { ...REPLICA_LIVE, keyState: "Disabled", enabled: false },
+        REPLICA_DECLARED,
+        "update",
+        KMS_REPLICA_KEY_TYPE,
+      ),
+      ...keyEvents("gone", null, REPLICA_DECLARED, "create", KMS_REPLICA_KEY_TYPE),
+      ...keyEvents("same", REPLICA_LIVE, REPLICA_DECLARED, "same", KMS_REPLICA_KEY_TYPE),
+    ];
+    const drift = findDrift(events, NOW);
+    expect(drift.map((d) => [d.name, d.kind, d.attributes, d.upWould])).to.deep.equal([
+      ["off", "disabled", [], "enable"],
+      ["described", "attributes", ["description", "tags"], "reset description, tags"],
+      [
+        "gone",
+        "gone",
+        [],
+        "create a new replica: KMS no longer has this one (the primary key still holds the key material)",
+      ],
+    ]);
+    expect(drift.map((d) => d.resource)).to.deep.equal(["KmsReplicaKey", "KmsReplicaKey", "KmsReplicaKey"]);
+    expect(plannedActions(drift[2])).to.deep.equal(["create a new replica"]);
+  });
+
+  it("an alias's entry has no key ID, key state nor declaredEnabled: it has no key state of its own", () => {
+    const declared = { name: "alias/orders", targetKeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" };
+    const arn = "arn:aws:kms:us-east-1:111122223333:alias/orders";
+    const other = "arn:aws:kms:us-east-1:111122223333:key/0b5e8f5a-0000-4000-8000-00000000beef";
+    // An alias's outputs as the provider has them, with a keyState even (were one there): still not the alias's.
+    const live = { ...declared, arn, targetKeyId: other.split("/").pop(), targetKeyArn: other, keyState: "Enabled" };
+    const [repointed, gone] = findDrift(
+      [
+        ...keyEvents("repointed", live, declared, "update", KMS_ALIAS_TYPE),
+        ...keyEvents("gone", null, declared, "create", KMS_ALIAS_TYPE),
+      ],
+      NOW,
+    );
+    expect(repointed).to.include({ resource: "KmsAlias", kind: "attributes", arn });
+    for (const entry of [repointed, gone]) {
+      const json = JSON.parse(JSON.stringify(entry)) as Props;
+      expect(json, entry.name).to.not.have.any.keys("keyId", "keyState", "deletionDate", "daysLeft", "declaredEnabled");
+    }
+    expect(plannedActions(gone)).to.deep.equal(["create the alias again"]);
+  });
+
+  it("recover makes a gone alias again, never a gone key or replica key, nor an alias whose key is gone too", () => {
+    expect(["KmsKey", "KmsReplicaKey", "KmsAlias"].map(recoversGone)).to.deep.equal([false, false, true]);
+    const declared = { name: "alias/orders", targetKeyId: "k-1" };
+    const aliasWas = (target: unknown) => ({
+      ...declared,
+      arn: "arn:aws:kms:us-east-1:111122223333:alias/orders",
+      targetKeyArn: target,
+    });
+    const base = { sequence: 0, timestamp: 0 };
+    // A refresh that finds `name` gone, which was `was` before: its pre-event carries the state before the refresh.
+    const wentFrom = (name: string, was: Props, declaredNow: Props, type = KMS_ALIAS_TYPE): EngineEvent[] => [
+      {
+        ...base,
+        resourcePreEvent: {
+          metadata: {
+            op: "refresh",
+            urn: urn(name, type),
+            type,
+            provider: "",
+            old: stateOf(name, was, undefined, type),
+          },
+        },
+      },
+      {
+        ...base,
+        resOutputsEvent: {
+          metadata: {
+            op: "refresh",
+            urn: urn(name, type),
+            type,
+            provider: "",
+            old: stateOf(name, was, undefined, type),
+          },
+        },
+      },
+      ...keyEvents(name, undefined, declaredNow, "create", type),
+    ];
+    const otherKey = "arn:aws:kms:us-east-1:111122223333:key/k-2";
+    const observed = observeKeys([
+      ...wentFrom("gone-key", LIVE, DECLARED, KMS_KEY_TYPE),
+      // KMS deleted it with its key.
+      ...wentFrom("with-its-key", aliasWas(LIVE.arn), declared),
+      // Deleted on its own: its key is there.
+      ...wentFrom("alone", aliasWas(otherKey), declared),
+      ...keyEvents("other", LIVE, DECLARED, "same"),
+    ]);
+    expect(observed.get(urn("gone-key"))).to.include({ live: null });
+    expect([...aliasesOfGoneKeys(observed)].map(nameOf)).to.deep.equal(["with-its-key"]);
+  });
+
+  it("the documented attributes of each resource are its schema's drift properties", () => {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "kms-key-drift.md"), "utf8");
+    const schemas = reportedSchemas();
+    expect(Object.keys(schemas)).to.deep.equal(["KmsKey", "KmsReplicaKey", "KmsAlias"]);
+    for (const [resource, schema] of Object.entries(schemas)) {
+      const row = doc.split("\n").find((line) => line.trimStart().startsWith(`| \`${resource}\``));
+      expect(row, `a row for ${resource}`).to.be.a("string");
+      // The second cell's code spans, before any parenthesis (which says why, in words).
+      const cell = row!.trimStart().split("|")[2].split("(")[0];
+      const documented = [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1]);
+      expect(documented, resource).to.deep.equal(driftProperties(schema));
+    }
+  });
+
+  it("the table names each resource by what tells it apart: a key's ID; the ARN of a multi-Region key, a replica, an alias", () => {
+    expect(shownId({ resource: "KmsKey", keyId: "k-1", arn: String(LIVE.arn) })).to.equal("k-1");
+    expect(shownId({ resource: "KmsKey", keyId: String(REPLICA_LIVE.keyId), arn: PRIMARY_ARN })).to.equal(PRIMARY_ARN);
+    expect(shownId({ resource: "KmsReplicaKey", keyId: String(REPLICA_LIVE.keyId), arn: REPLICA_ARN })).to.equal(
+      REPLICA_ARN,
+    );
+    const aliasArn = "arn:aws:kms:us-east-1:111122223333:alias/orders";
+    expect(shownId({ resource: "KmsAlias", arn: aliasArn })).to.equal(aliasArn);
+    expect(shownId({ resource: "KmsAlias" })).to.equal("");
+
+    const report: Report = {
+      schemaVersion: 1,
+      command: "check",
+      dryRun: false,
+      checkedAt: NOW.toISOString(),
+      exitCode: 2,
+      stacks: [
+        {
+          stack: "dev",
+          result: "drift",
+          keys: findDrift(
+            [
+              ...keyEvents(
+                "alias",
+                { name: "alias/orders", targetKeyId: "other", arn: aliasArn, targetKeyArn: LIVE.arn },
+                { name: "alias/orders", targetKeyId: "k-2" },
+                "update",
+                KMS_ALIAS_TYPE,
+              ),
+            ],
+            NOW,
+          ),
+        },
+      ],
+    };
+    const lines = renderTable(report)
+      .split("\n")
+      .filter((line) => line.startsWith("│"))
+      .map((line) =>
+        line
+          .split("│")
+          .slice(1, -1)
+          .map((cell) => cell.trim()),
+      );
+    expect(lines[0]).to.deep.equal([
+      "Stack",
+      "Resource",
+      "Name",
+      "ID/ARN",
+      "Drift",
+      "Key state",
+      "Deletion date",
+      "Days left",
+      "Drifted attributes",
+      "`up` would",
+    ]);
+    expect(lines[1]).to.deep.equal([
+      "dev",
+      "KmsAlias",
+      "alias",
+      aliasArn,
+      "attributes",
+      "",
+      "",
+      "",
+      "targetKeyId",
+      "point it back at its declared key",
+    ]);
+  });
+
   it("aliases: one repointed out of band is attribute drift in targetKeyId, by the key it resolves to; one gone is gone", () => {
     const key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const other = "arn:aws:kms:us-east-1:111122223333:key/0b5e8f5a-0000-4000-8000-00000000beef";
