@@ -26,12 +26,11 @@ const replica = new KmsReplicaKey("orders-replica", {
   deletionWindowInDays: window,
 });
 
-// An alias in each Region, each pointing at the key of its own Region (a key ARN says which Region).
-const primaryAlias = new KmsAlias("orders-alias", { name: `alias/orders-${environment}`, targetKeyId: primary.arn });
-const replicaAlias = new KmsAlias("orders-replica-alias", {
-  name: `alias/orders-${environment}-${replicaRegion}`,
-  targetKeyId: replica.arn,
-});
+// One name, one alias per Region: each points at the key of its own Region (a key ARN says which Region), so an
+// application finds its key by the same name wherever it runs.
+const aliasName = `alias/orders-${environment}`;
+const primaryAlias = new KmsAlias("orders-alias", { name: aliasName, targetKeyId: primary.arn });
+const replicaAlias = new KmsAlias("orders-replica-alias", { name: aliasName, targetKeyId: replica.arn });
 
 export const primaryArn = primary.arn;
 export const replicaArn = replica.arn;
