@@ -282,13 +282,8 @@ export class EngineBench {
       const regionOf = (arn: string) => arn.split(":")[3] as keyof typeof clients;
       const arns = keys.map((key) => String(key.outputs?.arn));
       // Replicas first: a primary scheduled while its replica exists waits in PendingReplicaDeletion.
-      const replicaFirst = [...keys].sort(
-        (a, b) => Number(b.type === KMS_REPLICA_KEY_TYPE) - Number(a.type === KMS_REPLICA_KEY_TYPE),
-      );
-      for (const group of [
-        replicaFirst.filter((k) => k.type === KMS_REPLICA_KEY_TYPE),
-        replicaFirst.filter((k) => k.type !== KMS_REPLICA_KEY_TYPE),
-      ]) {
+      const isReplica = (key: (typeof keys)[number]) => key.type === KMS_REPLICA_KEY_TYPE;
+      for (const group of [keys.filter(isReplica), keys.filter((key) => !isReplica(key))]) {
         await mapBounded(group, 8, (key) =>
           // By ID in the key's own Region: moto answers 500 to ScheduleKeyDeletion by ARN.
           scheduleDeletion(clients[regionOf(String(key.outputs?.arn))], String(key.id)),

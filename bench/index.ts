@@ -9,7 +9,7 @@ import { measureCalls } from "./calls";
 import { CALL_FLOORS, Phase, PHASES } from "./floors";
 import { EngineBench, engineRow, EngineRow, FamilyRow, familyRows, KeysRun, QuotaRow, quotaRows } from "./engine";
 import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";
-import { familyCells, markdownReport, quotaCells } from "./report";
+import { FAMILY_HEADER, familyCells, markdownReport, quotaCells } from "./report";
 import { RetryStudyRow, studyRetries } from "./retry-study";
 import { round, startLocalKms, table } from "./support";
 import { REPO_ROOT } from "../testing/repo";
@@ -280,23 +280,7 @@ async function main(argv: string[]): Promise<void> {
         results.quota.map(quotaCells),
       ),
     );
-    log(
-      table(
-        [
-          "families",
-          "phase",
-          "quota s",
-          "no quota s",
-          "floor s",
-          "ratio",
-          "calls/resource",
-          "throttled",
-          "errors",
-          "ok",
-        ],
-        results.family.map(familyCells),
-      ),
-    );
+    log(table(FAMILY_HEADER, results.family.map(familyCells)));
   } finally {
     await kms.stop();
     save();

@@ -17,7 +17,20 @@ export function quotaCells(r: BenchResults["quota"][number]): (string | number)[
   ];
 }
 
-/** A family row's cells: the same in the printed table and in the Markdown one. */
+/** A family row's columns and cells: the same in the printed table and in the Markdown one. */
+export const FAMILY_HEADER = [
+  "N",
+  "step",
+  "with quotas s",
+  "without s",
+  "floor s",
+  "ratio",
+  "calls per resource",
+  "throttled",
+  "errors",
+  "same ARNs + Enabled",
+];
+
 export function familyCells(r: BenchResults["family"][number]): (string | number)[] {
   return [
     r.families,
@@ -77,21 +90,7 @@ export function markdownReport(results: Partial<BenchResults>): string {
         "then destroyed; under AWS's default quotas (per Region; ReplicateKey counts as two CreateKey in the replica's " +
         "Region) and without; floor = the slowest quota bucket of the phase's calls; ratio = seconds / max(floor, " +
         "seconds without quotas):\n\n" +
-        markdownTable(
-          [
-            "N",
-            "step",
-            "with quotas s",
-            "without s",
-            "floor s",
-            "ratio",
-            "calls per resource",
-            "throttled",
-            "errors",
-            "same ARNs + Enabled",
-          ],
-          results.family.map(familyCells),
-        ) +
+        markdownTable(FAMILY_HEADER, results.family.map(familyCells)) +
         "\n\nCalls per family, by operation: " +
         results.family
           .map(

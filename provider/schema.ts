@@ -1,7 +1,7 @@
 // One description per resource of its properties; everything else about a property is derived from it: the input
 // names, defaults, check() failures, diff's replace and update rules, the SDK's Args and outputs, the drift view and
 // the README's tables.
-import type { CheckFailure } from "@pulumi/pulumi/dynamic";
+import type { CheckFailure, CheckResult } from "@pulumi/pulumi/dynamic";
 import { canonicalJson } from "./json";
 
 /** The value Pulumi passes for an input not yet known during preview. */
@@ -82,6 +82,8 @@ export interface OutputProperty<T extends PropertyType = PropertyType> {
   optional?: boolean;
   /** Kept in the state for the provider's own use, never a typed output of the SDK. */
   internal?: boolean;
+  /** Recorded among the inputs a refresh hands the engine too, so a preview shows it change (a key's state). */
+  refreshedInput?: boolean;
 }
 
 export interface ResourceSchema {
@@ -206,9 +208,25 @@ export function outputNames(schema: ResourceSchema): string[] {
   return [...inputs, ...outputs];
 }
 
-/** What KMS reports and the program never declares: dropped from the inputs a refresh records. */
-export function reportedOnly(schema: ResourceSchema): string[] {
-  return Object.keys(schema.outputs).filter((name) => !["keyState", "deletionDate"].includes(name));
+/** The inputs a refresh records: the outputs less what only KMS reports (but the outputs marked refreshedInput). */
+export function refreshedInputs(schema: ResourceSchema, outputs: object): Props {
+  const inputs: Props = { ...outputs };
+  for (const [name, property] of Object.entries(schema.outputs)) if (!property.refreshedInput) delete inputs[name];
+  return inputs;
+}
+
+/**
+ * check(): a null input (a JavaScript program, an Output that resolves to null) means an absent one; then the
+ * schema's rules; then its defaults, and whatever `finish` adds for the resource.
+ */
+export function checkInputs(
+  schema: ResourceSchema,
+  news: Props,
+  finish: (declared: Props) => object = (declared) => withDefaults(schema, declared),
+): CheckResult {
+  const declared = withoutAbsent(news);
+  const failures = validate(schema, declared);
+  return failures.length > 0 ? { failures } : { inputs: finish(declared) };
 }
 
 /** The inputs with each left-out property's default filled in (an unknown value is kept as it is). */
@@ -300,9 +318,7 @@ function typeProblem(name: string, property: InputProperty, value: unknown): str
       }
       return undefined;
     case "tags":
-      return value !== null && typeof value === "object" && !Array.isArray(value)
-        ? undefined
-        : `${name} must be a map of tag keys to string values; got ${show(value)}`;
+      return isMap(value) ? undefined : `${name} must be a map of tag keys to string values; got ${show(value)}`;
     case "strings":
       return Array.isArray(value) && value.every((v) => typeof v === "string")
         ? undefined
@@ -313,6 +329,11 @@ function typeProblem(name: string, property: InputProperty, value: unknown): str
 function ruleProblem(property: InputProperty, value: unknown, news: Props): string | string[] | undefined {
   const rule = property.validate as ((value: unknown, inputs: Props) => string | string[] | undefined) | undefined;
   return rule?.(value, news);
+}
+
+/** A plain object, as tags are: not null, not a list. */
+export function isMap(value: unknown): value is Record<string, string> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 /** A value as an error message shows it: quoted, and cut short. */
@@ -332,8 +353,7 @@ export function show(value: unknown): string {
 /** The Markdown tables of a resource's inputs and outputs, as the README shows them (npm run docs writes them). */
 export function markdownTables(schema: ResourceSchema): string {
   const cell = (text: string) => text.replace(/\|/g, "\\|");
-  const code = (value: unknown) =>
-    "`" + (typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value)) + "`";
+  const code = (value: unknown) => "`" + JSON.stringify(value) + "`";
   const inputs = Object.entries(schema.inputs).map(([name, p]) => {
     const shownDefault =
       p.defaultDoc ??

@@ -2,8 +2,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { aliasNameIn } from "../provider/alias/address";
 import { ALIAS_SCHEMA, AliasSchema } from "../provider/alias/schema";
-import { ArgsOf, outputNames, OutputsOf, show } from "../provider/schema";
-import { ProviderLoader, stateProvider } from "./providerModule";
+import { ArgsOf, OutputsOf, show } from "../provider/schema";
+import { ProviderLoader, registration, stateProvider } from "./providerModule";
 
 /** Inputs of a KmsAlias, from its schema (provider/alias/schema.ts): `name` and `targetKeyId` are required. */
 export type KmsAliasArgs = ArgsOf<AliasSchema>;
@@ -43,18 +43,7 @@ export class KmsAlias extends pulumi.dynamic.Resource {
   }
 
   constructor(name: string, args: KmsAliasArgs, opts?: pulumi.CustomResourceOptions) {
-    // Every output is listed, so each one resolves also when the program declares nothing (as KmsAlias.get does).
-    const outputsOnly = Object.fromEntries(outputNames(ALIAS_SCHEMA).map((output) => [output, undefined]));
-    // Pulumi can't import dynamic resources (pulumi/pulumi#16175): the provider adopts the alias in create instead.
-    const importAliasName = opts?.import;
-    const options = importAliasName === undefined ? opts : { ...opts, import: undefined };
-    super(
-      provider,
-      name,
-      { ...outputsOnly, ...args, ...(importAliasName !== undefined ? { importAliasName } : {}) },
-      options,
-      "kms",
-      "KmsAlias",
-    );
+    const { props, options } = registration(ALIAS_SCHEMA, args, opts);
+    super(provider, name, props, options, "kms", "KmsAlias");
   }
 }

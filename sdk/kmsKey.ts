@@ -1,9 +1,9 @@
 // The KmsKey resource a Pulumi program declares, and the provider the engine runs for it.
 import * as pulumi from "@pulumi/pulumi";
 import { KEY_SCHEMA, KeySchema } from "../provider/key/schema";
-import { ArgsOf, outputNames, OutputsOf } from "../provider/schema";
+import { ArgsOf, OutputsOf } from "../provider/schema";
 import { parseKeyReference } from "../provider/validation";
-import { ProviderLoader, stateProvider } from "./providerModule";
+import { ProviderLoader, registration, stateProvider } from "./providerModule";
 
 /** Inputs of a KmsKey, from its schema (provider/key/schema.ts). Every one is optional; the README lists each. */
 export type KmsKeyArgs = ArgsOf<KeySchema>;
@@ -41,18 +41,7 @@ export class KmsKey extends pulumi.dynamic.Resource {
   }
 
   constructor(name: string, args: KmsKeyArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    // Every output is listed, so each one resolves also when the program declares nothing (as KmsKey.get does).
-    const outputsOnly = Object.fromEntries(outputNames(KEY_SCHEMA).map((name) => [name, undefined]));
-    // Pulumi can't import dynamic resources (pulumi/pulumi#16175): the provider adopts the key in create instead.
-    const importKeyId = opts?.import;
-    const options = importKeyId === undefined ? opts : { ...opts, import: undefined };
-    super(
-      provider,
-      name,
-      { ...outputsOnly, ...args, ...(importKeyId !== undefined ? { importKeyId } : {}) },
-      options,
-      "kms",
-      "KmsKey",
-    );
+    const { props, options } = registration(KEY_SCHEMA, args, opts);
+    super(provider, name, props, options, "kms", "KmsKey");
   }
 }

@@ -2,8 +2,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseKeyArn } from "../provider/keyAddress";
 import { REPLICA_SCHEMA, ReplicaSchema } from "../provider/replica/schema";
-import { ArgsOf, outputNames, OutputsOf } from "../provider/schema";
-import { ProviderLoader, stateProvider } from "./providerModule";
+import { ArgsOf, OutputsOf } from "../provider/schema";
+import { ProviderLoader, registration, stateProvider } from "./providerModule";
 
 /** Inputs of a KmsReplicaKey, from its schema (provider/replica/schema.ts): primaryKeyArn and region are required. */
 export type KmsReplicaKeyArgs = ArgsOf<ReplicaSchema>;
@@ -43,18 +43,7 @@ export class KmsReplicaKey extends pulumi.dynamic.Resource {
   }
 
   constructor(name: string, args: KmsReplicaKeyArgs, opts?: pulumi.CustomResourceOptions) {
-    // Every output is listed, so each one resolves also when the program declares nothing (as KmsReplicaKey.get does).
-    const outputsOnly = Object.fromEntries(outputNames(REPLICA_SCHEMA).map((name) => [name, undefined]));
-    // Pulumi can't import dynamic resources (pulumi/pulumi#16175): the provider adopts the replica in create instead.
-    const importKeyId = opts?.import;
-    const options = importKeyId === undefined ? opts : { ...opts, import: undefined };
-    super(
-      provider,
-      name,
-      { ...outputsOnly, ...args, ...(importKeyId !== undefined ? { importKeyId } : {}) },
-      options,
-      "kms",
-      "KmsReplicaKey",
-    );
+    const { props, options } = registration(REPLICA_SCHEMA, args, opts);
+    super(provider, name, props, options, "kms", "KmsReplicaKey");
   }
 }

@@ -1,5 +1,6 @@
 // How a resource's state names its provider: by package path, so the state holds a require(), not the provider's code.
 import * as pulumi from "@pulumi/pulumi";
+import { outputNames, ResourceSchema } from "../provider/schema";
 
 export type ProviderPackage = Required<pulumi.dynamic.ResourceProvider>;
 
@@ -59,4 +60,21 @@ export function installedAtTop(modulePath: string): boolean {
   const parts = modulePath.split(/[\\/]/);
   const first = parts.indexOf("node_modules");
   return first >= 0 && parts[first + 1] === "pulumi-kms-key";
+}
+
+/**
+ * What a resource registers: every output listed, so each one resolves also when the program declares nothing (as
+ * `get` does); and the `import` option turned into the schema's option input, since Pulumi can't import dynamic
+ * resources (pulumi/pulumi#16175): the provider adopts the existing resource in create instead.
+ */
+export function registration(
+  schema: ResourceSchema,
+  args: object,
+  opts: pulumi.CustomResourceOptions | undefined,
+): { props: pulumi.Inputs; options: pulumi.CustomResourceOptions | undefined } {
+  const outputsOnly = Object.fromEntries(outputNames(schema).map((name) => [name, undefined]));
+  const imported = opts?.import;
+  const option = Object.keys(schema.inputs).find((name) => schema.inputs[name].option);
+  if (imported === undefined || option === undefined) return { props: { ...outputsOnly, ...args }, options: opts };
+  return { props: { ...outputsOnly, ...args, [option]: imported }, options: { ...opts, import: undefined } };
 }

@@ -55,11 +55,7 @@ export class AliasProvider implements dynamic.ResourceProvider {
   constructor(private readonly session = new ProviderSession()) {}
 
   async check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
-    // A null input (a JavaScript program, an Output that resolves to null) means the same as an absent one.
-    const declared = withoutAbsent(news);
-    const failures = schema.validate(ALIAS_SCHEMA, declared);
-    if (failures.length > 0) return { failures };
-    return { inputs: schema.withDefaults(ALIAS_SCHEMA, declared) };
+    return schema.checkInputs(ALIAS_SCHEMA, news);
   }
 
   async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
@@ -192,9 +188,7 @@ export function outputsOf(declared: Props, observed: ObservedAlias): AliasOutput
 
 /** The inputs a refresh records: the outputs less what only KMS reports, so a repointed alias shows as drift. */
 export function inputsOf(outputs: AliasOutputs): Props {
-  const inputs: Props = { ...outputs };
-  for (const name of schema.reportedOnly(ALIAS_SCHEMA)) delete inputs[name];
-  return inputs;
+  return schema.refreshedInputs(ALIAS_SCHEMA, outputs);
 }
 
 /** The alias as the state last recorded it. */

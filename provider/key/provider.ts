@@ -50,11 +50,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
   constructor(private readonly session = new ProviderSession()) {}
 
   async check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
-    // A null input (a JavaScript program, an Output that resolves to null) means the same as an absent one.
-    const declared = withoutAbsent(news);
-    const failures = schema.validate(KEY_SCHEMA, declared);
-    if (failures.length > 0) return { failures };
-    return { inputs: withDefaults(declared) };
+    return schema.checkInputs(KEY_SCHEMA, news, (declared) => withDefaults(declared));
   }
 
   async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
@@ -110,11 +106,7 @@ export class KeyProvider implements dynamic.ResourceProvider {
     const address = addressOf(id, { ...(news as KeyInputs), arn: olds.arn });
     // Only what changed since the key was last read (olds) is changed.
     const observed = await currentKey(this.session, address, olds, "update");
-    if (!observed) {
-      const gone = new KeyNotFoundError(address.reference, "update");
-      gone.message += "; run `pulumi refresh` to drop it from the stack, then `pulumi up` creates a new key";
-      throw gone;
-    }
+    if (!observed) throw goneOnUpdate(address, "creates a new key");
     return {
       outs: outputsOf(
         news,
@@ -143,6 +135,13 @@ export class KeyProvider implements dynamic.ResourceProvider {
       await confirmGone(this.session, address, "delete", true);
     }
   }
+}
+
+/** An update's error for a key KMS no longer has: what `pulumi refresh`, then `pulumi up`, do about it. */
+export function goneOnUpdate(address: KeyAddress, upThen: string): KeyNotFoundError {
+  const gone = new KeyNotFoundError(address.reference, "update");
+  gone.message += `; run \`pulumi refresh\` to drop it from the stack, then \`pulumi up\` ${upThen}`;
+  return gone;
 }
 
 /** Whether the key's owner tag names an adoption other than this resource's (see adopt). */
@@ -267,7 +266,7 @@ function lastKnown(metadata: Parameters<typeof observedFrom>[0], olds: Props): O
       typeof rotation === "boolean"
         ? { enabled: rotation, periodInDays: olds.rotationPeriodInDays as number | undefined }
         : undefined,
-    tags: known("tags", isRecord(olds.tags) ? (olds.tags as Record<string, string>) : undefined) as
+    tags: known("tags", schema.isMap(olds.tags) ? (olds.tags as Record<string, string>) : undefined) as
       Record<string, string> | undefined,
     unreadable,
   });
@@ -387,7 +386,7 @@ export function withDefaults(news: Props, resource: schema.ResourceSchema = KEY_
 
 /** diff makes no network call: it compares the last known state with the declared inputs. */
 export function diffKey(olds: Props, news: Props): dynamic.DiffResult {
-  const replaces: string[] = REPLACE_ON_CHANGE.filter((name) => differs(olds[name], news[name]));
+  const replaces: string[] = REPLACE_ON_CHANGE.filter((name) => schema.differs(olds[name], news[name]));
   // The key's Region is its ARN's: declaring that one changes nothing; declaring another asks for a new key.
   const keyRegion = parseKeyArn(olds.arn)?.region || olds.region;
   if (typeof keyRegion === "string" && keyRegion !== "" && news.region !== undefined && news.region !== keyRegion) {
@@ -404,7 +403,7 @@ export function diffKey(olds: Props, news: Props): dynamic.DiffResult {
     );
   }
   const { changed } = changesOf(olds, news);
-  const stateOnly = STATE_ONLY_INPUTS.filter((name) => differs(olds[name], news[name]));
+  const stateOnly = STATE_ONLY_INPUTS.filter((name) => schema.differs(olds[name], news[name]));
   return {
     changes: replaces.length > 0 || changed.size > 0 || stateOnly.length > 0,
     replaces,
@@ -425,7 +424,7 @@ export function changesOf(olds: Props, news: Props, resource: schema.ResourceSch
 function keyStateDiffers(olds: Props, news: Props): boolean {
   if (news.keyState === UNKNOWN || news.enabled === UNKNOWN) return true;
   const observed = olds.keyState;
-  if (typeof observed !== "string") return differs(olds.enabled, news.enabled);
+  if (typeof observed !== "string") return schema.differs(olds.enabled, news.enabled);
   // Pending deletion is never a reason to replace: the update brings the same key back.
   if (isPendingDeletion(observed)) return true;
   const declared = news.enabled === false ? "Disabled" : "Enabled";
@@ -435,14 +434,6 @@ function keyStateDiffers(olds: Props, news: Props): boolean {
   // Unavailable (key store disconnected), Creating and Updating: only KMS or the key store can change these.
   if (["Unavailable", "Creating", "Updating"].includes(observed)) return false;
   return true;
-}
-
-function differs(a: unknown, b: unknown): boolean {
-  return schema.differs(a, b);
-}
-
-function isRecord(value: unknown): boolean {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 /** The outputs of a key: the inputs as KMS has them now, plus what KMS reports. */
@@ -482,7 +473,5 @@ export function outputsOf(declared: object, observed: ObservedKey, importing = f
 
 /** The inputs a refresh records: the outputs less what only KMS reports, keeping keyState and deletionDate visible. */
 export function inputsOf(outputs: KeyOutputs): Props {
-  const inputs: Props = { ...outputs };
-  for (const name of schema.reportedOnly(KEY_SCHEMA)) delete inputs[name];
-  return inputs;
+  return schema.refreshedInputs(KEY_SCHEMA, outputs);
 }

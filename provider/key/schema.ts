@@ -1,5 +1,5 @@
 // KmsKey's properties, each described once: the provider, the SDK, the drift command and the README derive from this.
-import { defineSchema, differs, input, output, Props, UNKNOWN } from "../schema";
+import { defineSchema, differs, input, isMap, output, Props, UNKNOWN } from "../schema";
 import { policiesEquivalent } from "../policy";
 import { parseKeyArn } from "../keyAddress";
 import {
@@ -159,10 +159,12 @@ export const KEY_SCHEMA = defineSchema({
     arn: output({ type: "string", doc: "the key ARN" }),
     keyState: output({
       type: "string",
+      refreshedInput: true,
       doc: "KMS's `KeyState`: `Enabled`, `Disabled`, `PendingDeletion`, `PendingReplicaDeletion`, `PendingImport`, `Unavailable`, `Creating` or `Updating`",
     }),
     deletionDate: output({
       type: "string",
+      refreshedInput: true,
       doc: "ISO 8601, only while the key is pending deletion",
       optional: true,
     }),
@@ -219,9 +221,5 @@ export const KEY_SCHEMA = defineSchema({
 });
 
 export type KeySchema = typeof KEY_SCHEMA;
-
-function isMap(value: unknown): value is Record<string, string> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 export type { Props };

@@ -8,12 +8,12 @@ import {
   Adoption,
   changesOf,
   currentKey,
+  goneOnUpdate,
   KeyProvider,
   partialFailure,
   reconcileTracked,
   withDefaults,
 } from "../key/provider";
-import { KeyNotFoundError } from "../kms/errors";
 import { observedFrom } from "../kms/gateway";
 import { replicateKey, settledReplica } from "../kms/replicas";
 import { lookUpKey, observeKey } from "../locate";
@@ -57,11 +57,7 @@ export class ReplicaProvider implements dynamic.ResourceProvider {
   }
 
   async check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
-    // A null input (a JavaScript program, an Output that resolves to null) means the same as an absent one.
-    const declared = withoutAbsent(news);
-    const failures = schema.validate(REPLICA_SCHEMA, declared);
-    if (failures.length > 0) return { failures };
-    return { inputs: withDefaults(declared, REPLICA_SCHEMA) };
+    return schema.checkInputs(REPLICA_SCHEMA, news, (declared) => withDefaults(declared, REPLICA_SCHEMA));
   }
 
   async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
@@ -126,12 +122,7 @@ export class ReplicaProvider implements dynamic.ResourceProvider {
     const address = addressOf(id, { ...(news as KeyInputs), arn: olds.arn });
     // Only what changed since the replica was last read (olds) is changed.
     const observed = await currentKey(this.session, address, olds, "update");
-    if (!observed) {
-      const gone = new KeyNotFoundError(address.reference, "update");
-      gone.message +=
-        "; run `pulumi refresh` to drop it from the stack, then `pulumi up` replicates the primary key again";
-      throw gone;
-    }
+    if (!observed) throw goneOnUpdate(address, "replicates the primary key again");
     const scope = changesOf(olds, news, REPLICA_SCHEMA);
     const after = await reconcileTracked(this.session, news, observed, address, scope, "update", replicaOutputsOf);
     return { outs: replicaOutputsOf(news, after) };
@@ -260,7 +251,5 @@ export function replicaOutputsOf(declared: object, observed: ObservedKey, import
 
 /** The inputs a refresh records: the outputs less what only KMS reports, keeping keyState and deletionDate visible. */
 export function replicaInputsOf(outputs: ReplicaOutputs): Props {
-  const inputs: Props = { ...outputs };
-  for (const name of schema.reportedOnly(REPLICA_SCHEMA)) delete inputs[name];
-  return inputs;
+  return schema.refreshedInputs(REPLICA_SCHEMA, outputs);
 }
