@@ -7,9 +7,28 @@ import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { measureCalls } from "./calls";
 import { CALL_FLOORS, Phase, PHASES } from "./floors";
-import { EngineBench, engineRow, EngineRow, FamilyRow, familyRows, KeysRun, QuotaRow, quotaRows } from "./engine";
+import {
+  EngineBench,
+  engineRow,
+  EngineRow,
+  FamilyRow,
+  familyRows,
+  KeysRun,
+  QuotaRow,
+  quotaRows,
+  QuotaSummary,
+  summarizeQuotaRows,
+} from "./engine";
 import { compareWithRawSdk, RawSdkResult } from "./raw-sdk";
-import { FAMILY_HEADER, familyCells, markdownReport, quotaCells } from "./report";
+import {
+  FAMILY_HEADER,
+  familyCells,
+  markdownReport,
+  QUOTA_HEADER,
+  quotaCells,
+  QUOTA_SUMMARY_HEADER,
+  quotaSummaryCells,
+} from "./report";
 import { RetryStudyRow, studyRetries } from "./retry-study";
 import { round, startLocalKms, table } from "./support";
 import { REPO_ROOT } from "../testing/repo";
@@ -26,8 +45,9 @@ interface BenchPlan {
   retryStudy: { keys: number; modes: string[]; parallel: (number | "unbounded")[] };
   /** Keys per stack for the engine scaling rows (no quotas). */
   e2eKeys: number[];
-  /** Keys per stack for the quota-time rows (with and without AWS's quotas). */
+  /** Keys per stack for the quota-time rows (with and without AWS's quotas), and how many runs of each. */
   quotaKeys: number[];
+  quotaRuns: number;
   /** Key families (primary, replica, alias) per stack for the family rows (with and without AWS's quotas). */
   families: number[];
 }
@@ -39,6 +59,7 @@ const FULL: BenchPlan = {
   retryStudy: { keys: 50, modes: ["adaptive", "standard"], parallel: ["unbounded", 16, 5] },
   e2eKeys: [10, 100, 500],
   quotaKeys: [50, 500],
+  quotaRuns: 3,
   families: [50],
 };
 
@@ -49,6 +70,7 @@ const QUICK: BenchPlan = {
   retryStudy: { keys: 10, modes: ["standard"], parallel: ["unbounded"] },
   e2eKeys: [5],
   quotaKeys: [5],
+  quotaRuns: 1,
   families: [2],
 };
 
@@ -62,6 +84,8 @@ export interface BenchResults {
   /** KMS requests per key for each phase, and the same by operation. */
   calls: Record<Phase, number> & { keys: number; byOperation: Record<string, Record<string, number>> };
   quota: QuotaRow[];
+  /** The median and worst ratio of each size's runs. */
+  quotaSummary: QuotaSummary[];
   /** Key families under AWS's quotas: create, recover, destroy. */
   family: FamilyRow[];
   e2e: EngineRow[];
@@ -217,11 +241,9 @@ async function main(argv: string[]): Promise<void> {
     const bench = await EngineBench.create(kms);
     try {
       results.versions = { ...results.versions, ...bench.versions() };
-      const withoutQuotas = new Map<number, KeysRun>();
       results.e2e = [];
       for (const keys of wanted("engine") ? plan.e2eKeys : []) {
-        const run = await bench.keysRun(keys, { quotas: false, full: true });
-        withoutQuotas.set(keys, run);
+        const run: KeysRun = await bench.keysRun(keys, { quotas: false, full: true });
         const row = await engineRow(bench, keys, run);
         results.e2e.push(row);
         log(`  ${JSON.stringify(row)}`);
@@ -229,11 +251,15 @@ async function main(argv: string[]): Promise<void> {
       }
       results.quota = [];
       for (const keys of wanted("quota") ? plan.quotaKeys : []) {
-        const without = withoutQuotas.get(keys) ?? (await bench.keysRun(keys, { quotas: false, full: false }));
-        const rows = quotaRows(keys, await bench.keysRun(keys, { quotas: true, full: false }), without);
-        results.quota.push(...rows);
-        for (const row of rows) log(`  ${JSON.stringify(row)}`);
-        save();
+        for (let run = 1; run <= plan.quotaRuns; run++) {
+          // Each run is a pair, without quotas then with them, so that both see the machine as it is then.
+          const without = await bench.keysRun(keys, { quotas: false, full: false });
+          const rows = quotaRows(keys, run, await bench.keysRun(keys, { quotas: true, full: false }), without);
+          results.quota.push(...rows);
+          for (const row of rows) log(`  ${JSON.stringify(row)}`);
+          results.quotaSummary = summarizeQuotaRows(results.quota);
+          save();
+        }
       }
       results.family = [];
       for (const families of wanted("family") ? plan.families : []) {
@@ -274,12 +300,8 @@ async function main(argv: string[]): Promise<void> {
         ]),
       ),
     );
-    log(
-      table(
-        ["keys", "phase", "quota s", "no quota s", "floor s", "ratio", "throttled", "errors", "same+Enabled"],
-        results.quota.map(quotaCells),
-      ),
-    );
+    log(table(QUOTA_HEADER, results.quota.map(quotaCells)));
+    log(table(QUOTA_SUMMARY_HEADER, (results.quotaSummary ?? []).map(quotaSummaryCells)));
     log(table(FAMILY_HEADER, results.family.map(familyCells)));
   } finally {
     await kms.stop();

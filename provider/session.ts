@@ -3,7 +3,7 @@
 // Keys are remembered by their whole ARN (partition, Region, account, ID): a multi-Region primary and its replicas
 // share one key ID. Clients, rate limiters and key listings belong to the connection they were made for.
 import { KMSClient } from "@aws-sdk/client-kms";
-import { DefaultRateLimiter } from "@smithy/core/retry";
+import type { RateLimiter } from "@smithy/core/retry";
 import type { Connection } from "./connection";
 import { connectionKey, newKmsClient, newLimiter, checkedEndpoint } from "./kms/client";
 import type { AliasListing } from "./kms/aliases";
@@ -20,7 +20,7 @@ const ALIAS_LISTING_REUSE_MS = 10_000;
 export class ProviderSession {
   /** One client per connection (and retry setting); their rate limiters learn each operation's quota. */
   private readonly clients = new Map<string, KMSClient>();
-  private readonly limiters = new Map<string, DefaultRateLimiter>();
+  private readonly limiters = new Map<string, RateLimiter>();
   /** What read() found of each key, and when: an update or delete right after the refresh acts on it. */
   private readonly reads = new Map<string, { at: number; observed: ObservedKey }>();
   /** Keys create() adopted through the import option in this process. */
@@ -49,7 +49,7 @@ export class ProviderSession {
   }
 
   /** One rate limiter per connection and operation, shared by the connection's clients. */
-  private limiter(place: string, operation: string): DefaultRateLimiter {
+  private limiter(place: string, operation: string): RateLimiter {
     const key = `${place}|${operation}`;
     let limiter = this.limiters.get(key);
     if (!limiter) this.limiters.set(key, (limiter = newLimiter(operation)));

@@ -1,7 +1,7 @@
 // Builds KMS clients from the SDK's own credential chain and retry strategy; ProviderSession keeps them. Nothing here
 // is ever serialized.
 import { KMSClient } from "@aws-sdk/client-kms";
-import { DefaultRateLimiter } from "@smithy/core/retry";
+import { DefaultRateLimiter, type RateLimiter } from "@smithy/core/retry";
 import { Connection } from "../connection";
 import { endpointProblem } from "../validation";
 import { AWS_KMS_QUOTAS } from "./quotas";
@@ -11,7 +11,8 @@ export const DEFAULT_MAX_ATTEMPTS = 10;
 
 /**
  * The operations whose default quota a burst can reach (at most 15 per second): each gets a rate limiter that starts
- * at its quota and never slows below it; it speeds up on success, so a raised quota is used too.
+ * at its quota, with KMS's one second of burst, and never slows below it; it speeds up on success, so a raised quota
+ * is used too.
  */
 const PACED_QUOTAS: Readonly<Record<string, number>> = {
   ...Object.fromEntries(Object.entries(AWS_KMS_QUOTAS).filter(([, perSecond]) => perSecond <= 15)),
@@ -61,7 +62,7 @@ export function checkedEndpoint(connection: Connection): void {
 export function newKmsClient(
   connection: Connection,
   retries: boolean,
-  limiterOf: (operation: string) => DefaultRateLimiter,
+  limiterOf: (operation: string) => RateLimiter,
 ): KMSClient {
   const maxAttempts = retries ? Number(process.env.AWS_MAX_ATTEMPTS) || DEFAULT_MAX_ATTEMPTS : 1;
   const client = new KMSClient({
@@ -79,7 +80,7 @@ export function newKmsClient(
  * rate for the whole client, so a throttled CreateKey would slow every read too. Here each attempt waits for its own
  * operation's limiter, which slows down on a throttle and speeds up again on successes; retries stay the SDK's.
  */
-function limitPerOperation(client: KMSClient, limiterOf: (operation: string) => DefaultRateLimiter): void {
+function limitPerOperation(client: KMSClient, limiterOf: (operation: string) => RateLimiter): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const limiter = limiterOf((context.commandName ?? "").replace(/Command$/, ""));
@@ -98,14 +99,38 @@ function limitPerOperation(client: KMSClient, limiterOf: (operation: string) => 
   );
 }
 
-export function newLimiter(operation: string): DefaultRateLimiter {
+export function newLimiter(operation: string): RateLimiter {
   const quota = PACED_QUOTAS[operation];
   if (quota === undefined) return new DefaultRateLimiter();
-  const limiter = new DefaultRateLimiter({ minFillRate: quota, minCapacity: quota });
-  // Limiting from the first request: an engine that creates hundreds of keys at once would otherwise spend its whole
-  // retry budget on the first burst of throttles.
-  limiter.updateClientSendingRate({ errorType: "THROTTLING" });
-  return limiter;
+  return new QuotaLimiter(quota);
+}
+
+/**
+ * An operation's limiter from its first request: an engine that creates hundreds of keys at once would otherwise spend
+ * its whole retry budget on the first burst of throttles. KMS's bucket starts with one second's requests and the
+ * SDK's limiter starts empty, so the first second's requests go unpaced.
+ */
+class QuotaLimiter implements RateLimiter {
+  private readonly paced: DefaultRateLimiter;
+  private burst: number;
+
+  constructor(quota: number) {
+    this.burst = quota;
+    this.paced = new DefaultRateLimiter({ minFillRate: quota, minCapacity: quota });
+    this.paced.updateClientSendingRate({ errorType: "THROTTLING" });
+  }
+
+  async getSendToken(): Promise<void> {
+    if (this.burst > 0) {
+      this.burst--;
+      return;
+    }
+    await this.paced.getSendToken();
+  }
+
+  updateClientSendingRate(response: unknown): void {
+    this.paced.updateClientSendingRate(response);
+  }
 }
 
 function environmentEndpoint(): string | undefined {
