@@ -145,7 +145,10 @@ export class TestStack {
     Object.assign((this.stack.workspace as LocalWorkspace).envVars, vars);
   }
 
-  async up(options: { refresh?: boolean; program?: PulumiFn; diff?: boolean } = {}): Promise<UpResult> {
+  /** `pulumi up --skip-preview`; `runProgram` with `refresh` reads each resource as the program declares it. */
+  async up(
+    options: { refresh?: boolean; runProgram?: boolean; program?: PulumiFn; diff?: boolean } = {},
+  ): Promise<UpResult> {
     return this.stack.up({ ...options, ...this.streams() });
   }
 

@@ -76,6 +76,27 @@ describe("e2e: KMS calls per key, counted at the proxy", function () {
     );
     expect(env.proxy.writes()).to.deep.equal(keyIds.map(() => "TagResource"));
   });
+
+  it(`recovery by the inline refresh (up --refresh --run-program): the same keys, Enabled, at most ${MAX_CALLS_PER_RECOVERY} calls per key`, async () => {
+    const declared = (i: number) => ({ description: `inline ${i}`, deletionWindowInDays: 7 });
+    const stack = await env.harness.stack("inline", keys(KEYS, declared));
+    const keyIds = (await stack.up()).outputs.keyIds.value as string[];
+    for (const keyId of keyIds) await scheduleDeletion(env.outOfBand, keyId, 7);
+
+    env.proxy.resetCounts();
+    const recovered = await stack.up({ refresh: true, runProgram: true, program: keys(KEYS, declared) });
+
+    expect(recovered.summary.resourceChanges?.update).to.equal(KEYS);
+    expect(recovered.outputs.keyIds.value).to.deep.equal(keyIds);
+    expect(recovered.outputs.keyStates.value).to.deep.equal(keyIds.map(() => "Enabled"));
+    expect(env.proxy.calls() / KEYS, `${env.proxy.calls()} calls for ${KEYS} keys`).to.be.at.most(
+      MAX_CALLS_PER_RECOVERY,
+    );
+    expect(env.proxy.writes().sort()).to.deep.equal(
+      [...keyIds.map(() => "CancelKeyDeletion"), ...keyIds.map(() => "EnableKey")].sort(),
+    );
+    for (const keyId of keyIds) expect((await describeKey(env.outOfBand, keyId)).KeyState).to.equal("Enabled");
+  });
 });
 
 describe("e2e: recovering rotating keys (KMS reports rotation off while a key is pending deletion)", function () {

@@ -3,6 +3,7 @@
 import { expect } from "chai";
 import { ScheduleKeyDeletionCommand } from "@aws-sdk/client-kms";
 import { AWS_KMS_QUOTAS } from "../../provider/kms/quotas";
+import { KmsKeyProvider } from "../../sdk";
 import { useLocalKms } from "../../testing/kms/local-kms";
 
 const KEYS = 30;
@@ -64,5 +65,21 @@ describe("provider under AWS KMS's request quotas (one rate limiter per operatio
     expect(results.map((r) => (r.outs as { keyState: string }).keyState)).to.deep.equal(created.map(() => "Enabled"));
     expect(kms.proxy.calls("CancelKeyDeletion")).to.be.at.most(KEYS + 5);
     expect(kms.proxy.calls("EnableKey")).to.be.at.most(KEYS + 5);
+  });
+
+  it("uses a raised quota: CreateKey raised to 20 per second goes past the default 5, with no error", async () => {
+    kms.proxy.setQuotas({ ...AWS_KMS_QUOTAS, CreateKey: 20 });
+    // A new provider process: its CreateKey limiter starts at the default quota and has seen no throttle yet.
+    const provider = new KmsKeyProvider();
+    const inputs = await kms.checked({ description: "raised quota" });
+    const keys = await Promise.all(Array.from({ length: 60 }, () => provider.create(inputs)));
+    expect(new Set(keys.map((key) => key.id)).size).to.equal(60);
+    const made = kms.proxy.callLog.filter((c) => c.operation === "CreateKey" && c.status === 200).map((c) => c.at);
+    // After the first second (KMS's burst and the limiter's), a limiter held at 5 per second makes 5 in any second.
+    const start = Math.min(...made) + 1500;
+    const perSecond = made
+      .filter((at) => at >= start)
+      .map((from) => made.filter((at) => at >= from && at < from + 1000).length);
+    expect(Math.max(...perSecond), "the most CreateKey answered in one second after the first").to.be.at.least(8);
   });
 });
