@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import { AWS_KMS_QUOTAS } from "../provider/kms/quotas";
 import { DEFAULT_MAX_ATTEMPTS } from "../provider/kms/client";
-import { familyFloorSeconds, FamilyPhase, KEY_CALLS_PER_SECOND, quotaFloorSeconds } from "./floors";
+import { familyFloorSeconds, FamilyPhase, leadBoundSeconds, quotaFloorSeconds } from "./floors";
 import { byOperation, LocalKms, round, throttled } from "./support";
 import { KMS_REPLICA_KEY_TYPE } from "../cli/drift";
 import { describeKey, keyStates, outOfBand, scheduleDeletion, scheduleDeletions } from "../testing/kms/out-of-band";
@@ -413,7 +413,6 @@ export async function engineRow(bench: EngineBench, keys: number, run: KeysRun):
 /** A size's create and recovery rows: one run with AWS's quotas against the same run without them. */
 export function quotaRows(keys: number, run: number, withQuotas: KeysRun, without: KeysRun): QuotaRow[] {
   const floorSeconds = quotaFloorSeconds(keys);
-  const quota = KEY_CALLS_PER_SECOND;
   const row = (
     phase: QuotaRow["phase"],
     command: string,
@@ -432,7 +431,7 @@ export function quotaRows(keys: number, run: number, withQuotas: KeysRun, withou
       floorSeconds,
       ratio: round(measured.seconds / denominator),
       leadSeconds: base.leadSeconds,
-      ratioBound: round((base.leadSeconds + Math.max(0, keys - quota) / quota) / denominator),
+      ratioBound: round(leadBoundSeconds(keys, base.leadSeconds) / denominator),
       throttled: measured.throttled,
       errors: measured.errors,
       sameAndEnabled,

@@ -30,6 +30,14 @@ export function quotaFloorSeconds(keys: number): number {
   return keys / KEY_CALLS_PER_SECOND;
 }
 
+/**
+ * The fewest seconds a run that spends `leadSeconds` before its first quota-bound request can take for `keys` keys:
+ * KMS's bucket starts with one second's requests, the rest go at the quota.
+ */
+export function leadBoundSeconds(keys: number, leadSeconds: number): number {
+  return leadSeconds + Math.max(0, keys - KEY_CALLS_PER_SECOND) / KEY_CALLS_PER_SECOND;
+}
+
 /** The phases of a key family's benchmark row. */
 export type FamilyPhase = "create" | "recover" | "destroy";
 

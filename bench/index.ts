@@ -13,7 +13,6 @@ import {
   EngineRow,
   FamilyRow,
   familyRows,
-  KeysRun,
   QuotaRow,
   quotaRows,
   QuotaSummary,
@@ -243,7 +242,7 @@ async function main(argv: string[]): Promise<void> {
       results.versions = { ...results.versions, ...bench.versions() };
       results.e2e = [];
       for (const keys of wanted("engine") ? plan.e2eKeys : []) {
-        const run: KeysRun = await bench.keysRun(keys, { quotas: false, full: true });
+        const run = await bench.keysRun(keys, { quotas: false, full: true });
         const row = await engineRow(bench, keys, run);
         results.e2e.push(row);
         log(`  ${JSON.stringify(row)}`);

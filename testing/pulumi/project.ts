@@ -81,6 +81,16 @@ export interface CommandResult {
   stderr: string;
 }
 
+/** Everything a command printed, stdout then stderr: what a person at the terminal reads. */
+export function printed(result: Pick<CommandResult, "stdout" | "stderr">): string {
+  return `${result.stdout}\n${result.stderr}`;
+}
+
+/** A command's exit code and both of its outputs, labelled: the message of a failed assertion. */
+export function described(result: CommandResult): string {
+  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
 interface ProjectOptions {
   /** The KMS endpoint (AWS_ENDPOINT_URL_KMS) the provider talks to: the proxy in front of moto. */
   kmsEndpoint: string;
@@ -187,7 +197,7 @@ export class Project {
   async pulumiOk(args: string[], env: Record<string, string> = {}): Promise<CommandResult> {
     const result = await this.pulumi(args, env);
     if (result.code !== 0) {
-      throw new Error(`pulumi ${args.join(" ")} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+      throw new Error(`pulumi ${args.join(" ")} exited ${result.code}:\n${printed(result)}`);
     }
     return result;
   }

@@ -20,7 +20,9 @@ import { expect } from "chai";
 import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
 import { outOfBand } from "../../testing/kms/out-of-band";
 import { startKmsServerWithProxy } from "../../testing/kms/server";
-import { CommandResult, packedTarball, Project } from "../../testing/pulumi/project";
+import type { Report } from "../../cli/report";
+import { parseReport, tableLines } from "../../testing/drift-report";
+import { CommandResult, described, packedTarball, Project } from "../../testing/pulumi/project";
 import { legTools } from "../../testing/pulumi/tools";
 import { REPO_ROOT } from "../../testing/repo";
 import { LEGS } from "../../testing/versions";
@@ -34,34 +36,6 @@ const DAY_MS = 24 * 60 * 60_000;
 const WINDOW_DAYS = 7;
 
 type Kms = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
-
-/** The --json report (schema version 1), as far as these tests read it. */
-interface JsonReport {
-  schemaVersion: number;
-  command: string;
-  dryRun: boolean;
-  checkedAt: string;
-  exitCode: number;
-  stacks: {
-    stack: string;
-    result: string;
-    error?: string;
-    message?: string;
-    keys: {
-      urn: string;
-      resource: string;
-      name: string;
-      keyId?: string;
-      kind: string;
-      keyState?: string;
-      deletionDate?: string;
-      daysLeft?: number;
-      attributes: string[];
-      upWould: string;
-      recovery?: { status: string; actions: string[]; keyState?: string; message?: string };
-    }[];
-  }[];
-}
 
 function straightToMoto(kms: Kms): KMSClient {
   return outOfBand(kms.server.endpoint);
@@ -114,36 +88,10 @@ async function until(condition: () => boolean, what: string, ms = 5 * 60_000): P
   }
 }
 
-function parseJson(result: CommandResult): JsonReport {
-  try {
-    return JSON.parse(result.stdout) as JsonReport;
-  } catch {
-    throw new Error(`not JSON:\n${result.stdout}\n${result.stderr}`);
-  }
-}
-
-/** The data rows of the table: cells of each line that starts with the table's vertical bar. */
-function tableRows(stdout: string): string[][] {
-  return stdout
-    .split("\n")
-    .filter((line) => line.startsWith("│"))
-    .map((line) =>
-      line
-        .split("│")
-        .slice(1, -1)
-        .map((cell) => cell.trim()),
-    )
-    .slice(1);
-}
-
-function output(result: CommandResult): string {
-  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
-}
-
 async function upStack(project: Project, stack: string): Promise<Record<string, string>> {
   await project.stackInit(stack);
   const up = await project.up();
-  expect(up.code, output(up)).to.equal(0);
+  expect(up.code, described(up)).to.equal(0);
   const ids = (await project.stackOutputs()).keyIds as string[];
   return { pending: ids[0], disabled: ids[1], tagged: ids[2] };
 }
@@ -180,10 +128,10 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
 
     it("check on a clean stack exits 0 and reports nothing; progress goes to stderr", async () => {
       const check = await drift(project, "check");
-      expect(check.code, output(check)).to.equal(0);
-      expect(check.stdout, output(check)).to.equal("dev: no drift\n");
+      expect(check.code, described(check)).to.equal(0);
+      expect(check.stdout, described(check)).to.equal("dev: no drift\n");
       expect(check.stderr).to.contain("kms-key-drift: dev: refreshing");
-      const json = parseJson(await drift(project, "check", "--json", "--stack", "dev"));
+      const json = parseReport(await drift(project, "check", "--json", "--stack", "dev"));
       expect(json.exitCode).to.equal(0);
       expect(json.stacks).to.have.length(1);
       expect(json.stacks[0]).to.deep.include({ stack: "dev", result: "clean", keys: [] });
@@ -197,11 +145,11 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       await project.configSet("note", "second");
 
       const check = await drift(project, "check");
-      expect(check.code, output(check)).to.equal(2);
-      const rows = tableRows(check.stdout);
+      expect(check.code, described(check)).to.equal(2);
+      const rows = tableLines(check.stdout).slice(1);
       expect(
         rows.map((row) => row.slice(0, 5)),
-        output(check),
+        described(check),
       ).to.deep.equal([
         ["dev", "KmsKey", "pending", ids.pending, "pending-deletion"],
         ["dev", "KmsKey", "disabled", ids.disabled, "disabled"],
@@ -223,13 +171,13 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
 
     it("--json parses, follows the documented schema and agrees with the table", async () => {
       const [table, jsonRun] = [await drift(project, "check"), await drift(project, "check", "--json")];
-      expect(jsonRun.code, output(jsonRun)).to.equal(2);
-      const json = parseJson(jsonRun);
+      expect(jsonRun.code, described(jsonRun)).to.equal(2);
+      const json = parseReport(jsonRun);
       expect(json).to.include({ schemaVersion: 1, command: "check", dryRun: false, exitCode: 2 });
       const checkedAt = Date.parse(json.checkedAt);
       expect(Math.abs(Date.now() - checkedAt), "checkedAt is now").to.be.lessThan(5 * 60_000);
       const keys = json.stacks[0].keys;
-      const rows = tableRows(table.stdout);
+      const rows = tableLines(table.stdout).slice(1);
       expect(keys.map((key) => key.name)).to.deep.equal(rows.map((row) => row[2]));
       for (const [index, key] of keys.entries()) {
         const row = rows[index];
@@ -257,8 +205,8 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       await project.configSet("broken", "true");
       await project.pulumiOk(["stack", "select", "dev"]);
       const run = await drift(project, "check", "--json", "--stack", "broken", "--stack", "dev", "--parallel", "2");
-      expect(run.code, output(run)).to.equal(1);
-      const json = parseJson(run);
+      expect(run.code, described(run)).to.equal(1);
+      const json = parseReport(run);
       expect(json.exitCode).to.equal(1);
       expect(json.stacks.map((stack) => [stack.stack, stack.result])).to.deep.equal([
         ["broken", "error"],
@@ -269,8 +217,12 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
 
       // The table, with a stack the backend does not have (a failing program takes minutes to report here).
       const table = await drift(project, "check", "--stack", "dev", "--stack", "missing");
-      expect(table.code, output(table)).to.equal(1);
-      expect(tableRows(table.stdout).map((row) => row[2])).to.deep.equal(["pending", "disabled", "tagged"]);
+      expect(table.code, described(table)).to.equal(1);
+      expect(
+        tableLines(table.stdout)
+          .slice(1)
+          .map((row) => row[2]),
+      ).to.deep.equal(["pending", "disabled", "tagged"]);
       expect(table.stdout).to.match(/^missing: error: .*missing/m);
       // Looking at stacks does not change which one the user has selected.
       const selected = await project.pulumiOk(["stack", "--show-name"]);
@@ -280,8 +232,8 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
     it("recover --dry-run shows the plan and changes nothing", async () => {
       const before = JSON.stringify(await project.exportState());
       const run = await drift(project, "recover", "--dry-run", "--json");
-      expect(run.code, output(run)).to.equal(2);
-      const keys = parseJson(run).stacks[0].keys;
+      expect(run.code, described(run)).to.equal(2);
+      const keys = parseReport(run).stacks[0].keys;
       expect(keys.map((key) => [key.name, key.recovery?.status, key.recovery?.actions])).to.deep.equal([
         ["pending", "planned", ["cancel the deletion", "enable"]],
         ["disabled", "planned", ["enable"]],
@@ -297,8 +249,8 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       expect(noteBefore?.outputs?.text).to.equal("first");
 
       const run = await drift(project, "recover");
-      expect(run.code, output(run)).to.equal(0);
-      const rows = tableRows(run.stdout);
+      expect(run.code, described(run)).to.equal(0);
+      const rows = tableLines(run.stdout).slice(1);
       expect(rows.map((row) => [row[2], row[9]])).to.deep.equal([
         ["pending", "recovered: cancel the deletion, enable"],
         ["disabled", "recovered: enable"],
@@ -322,12 +274,12 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       expect(note?.inputs?.text).to.equal("first");
       // The program still asks for the note change: a plain preview plans exactly that one update.
       const preview = await project.preview("--diff");
-      expect(preview.code, output(preview)).to.equal(0);
+      expect(preview.code, described(preview)).to.equal(0);
       expect(preview.stdout).to.match(/~ pulumi-nodejs:dynamic:Resource: \(update\)/);
       expect(preview.stdout).to.not.match(/dynamic\/kms:KmsKey: \(update\)/);
 
       const after = await drift(project, "check", "--stack", "dev");
-      expect(after.code, output(after)).to.equal(0);
+      expect(after.code, described(after)).to.equal(0);
     });
   });
 
@@ -356,8 +308,8 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       kms.proxy.overrideKeyState(ids.disabled, "PendingImport");
       try {
         const run = await drift(project, "recover", "--json");
-        expect(run.code, output(run)).to.equal(1);
-        const keys = parseJson(run).stacks[0].keys;
+        expect(run.code, described(run)).to.equal(1);
+        const keys = parseReport(run).stacks[0].keys;
         expect(keys.map((key) => [key.name, key.kind, key.keyState, key.recovery?.status])).to.deep.equal([
           ["pending", "pending-deletion", "PendingDeletion", "recovered"],
           ["disabled", "disabled", "PendingImport", "failed"],
@@ -379,8 +331,8 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       kms.proxy.resetCounts();
 
       const check = await drift(project, "check", "--json");
-      expect(check.code, output(check)).to.equal(2);
-      const keys = parseJson(check).stacks[0].keys;
+      expect(check.code, described(check)).to.equal(2);
+      const keys = parseReport(check).stacks[0].keys;
       expect(keys.map((key) => [key.name, key.kind])).to.deep.equal([
         ["disabled", "gone"],
         ["pending", "gone"],
@@ -389,16 +341,20 @@ describe(`e2e: kms-key-drift command (${LEG.name} leg)`, function () {
       for (const key of keys) expect(key.upWould).to.match(/^create a new key/);
 
       const table = await drift(project, "check");
-      expect(table.code, output(table)).to.equal(2);
-      expect(tableRows(table.stdout).map((row) => [row[2], row[4]])).to.deep.equal([
+      expect(table.code, described(table)).to.equal(2);
+      expect(
+        tableLines(table.stdout)
+          .slice(1)
+          .map((row) => [row[2], row[4]]),
+      ).to.deep.equal([
         ["disabled", "gone"],
         ["pending", "gone"],
         ["tagged", "gone"],
       ]);
 
       const recover = await drift(project, "recover", "--json");
-      expect(recover.code, output(recover)).to.equal(1);
-      for (const key of parseJson(recover).stacks[0].keys) {
+      expect(recover.code, described(recover)).to.equal(1);
+      for (const key of parseReport(recover).stacks[0].keys) {
         expect(key.recovery?.status, key.name).to.equal("skipped");
         expect(key.recovery?.message, key.name).to.match(/pulumi up.*create a new one/);
       }
@@ -439,7 +395,7 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
     await project.configSet("policy", "true");
     await project.configSet("accountId", MOTO_DEFAULT_ACCOUNT);
     const up = await project.up();
-    expect(up.code, output(up)).to.equal(0);
+    expect(up.code, described(up)).to.equal(0);
     const policyKeyId = (await project.stackOutputs()).policyKeyId as string;
     // As IAM stores it: the account as its root ARN, the statement in a list, the actions in another order.
     const stored = {
@@ -458,16 +414,16 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
       new PutKeyPolicyCommand({ KeyId: policyKeyId, PolicyName: "default", Policy: JSON.stringify(stored) }),
     );
     const engine = await project.preview("--refresh", "--expect-no-changes");
-    expect(engine.code, `the engine plans no change:\n${output(engine)}`).to.equal(0);
+    expect(engine.code, `the engine plans no change:\n${described(engine)}`).to.equal(0);
 
     const check = await drift(project, "check", "--json");
-    expect(check.code, output(check)).to.equal(0);
-    expect(parseJson(check).stacks[0]).to.deep.include({ stack: "policy", result: "clean", keys: [] });
+    expect(check.code, described(check)).to.equal(0);
+    expect(parseReport(check).stacks[0]).to.deep.include({ stack: "policy", result: "clean", keys: [] });
 
     kms.proxy.resetCounts();
     const recover = await drift(project, "recover", "--json");
-    expect(recover.code, output(recover)).to.equal(0);
-    expect(parseJson(recover).stacks[0].keys, "keys recover reports").to.deep.equal([]);
+    expect(recover.code, described(recover)).to.equal(0);
+    expect(parseReport(recover).stacks[0].keys, "keys recover reports").to.deep.equal([]);
     expect(changes(), "calls that change a key").to.deep.equal([]);
   });
 
@@ -483,12 +439,12 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
     await project.stackInit("read");
     await project.configSet("readKeyId", made.KeyId!);
     const up = await project.up();
-    expect(up.code, output(up)).to.equal(0);
+    expect(up.code, described(up)).to.equal(0);
     expect((await project.stackOutputs()).readKeyState).to.equal("Disabled");
 
     const check = await drift(project, "check", "--json");
-    expect(check.code, output(check)).to.equal(0);
-    expect(parseJson(check).stacks[0].keys.map((key) => key.name)).to.deep.equal([]);
+    expect(check.code, described(check)).to.equal(0);
+    expect(parseReport(check).stacks[0].keys.map((key) => key.name)).to.deep.equal([]);
 
     // Pending deletion too, and one managed key drifted: recover updates that one only.
     await moto.send(new ScheduleKeyDeletionCommand({ KeyId: made.KeyId, PendingWindowInDays: WINDOW_DAYS }));
@@ -496,8 +452,8 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
     await moto.send(new DisableKeyCommand({ KeyId: ids[1] }));
     kms.proxy.resetCounts();
     const recover = await drift(project, "recover", "--json");
-    expect(recover.code, output(recover)).to.equal(0);
-    expect(parseJson(recover).stacks[0].keys.map((key) => [key.name, key.recovery?.status])).to.deep.equal([
+    expect(recover.code, described(recover)).to.equal(0);
+    expect(parseReport(recover).stacks[0].keys.map((key) => [key.name, key.recovery?.status])).to.deep.equal([
       ["disabled", "recovered"],
     ]);
     expect(
@@ -514,8 +470,8 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
     await moto.send(new DisableKeyCommand({ KeyId: ids.disabled }));
 
     const run = await drift(project, "recover", "--dry-run", "--json");
-    expect(run.code, output(run)).to.equal(2);
-    const json = parseJson(run);
+    expect(run.code, described(run)).to.equal(2);
+    const json = parseReport(run);
     expect(json.exitCode).to.equal(2);
     expect(json.stacks[0].keys.map((key) => [key.name, key.kind, key.recovery?.status])).to.deep.equal([
       ["disabled", "disabled", "planned"],
@@ -534,8 +490,8 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
     kms.proxy.resetCounts();
 
     const run = await drift(project, "recover", "--json");
-    expect(run.code, output(run)).to.equal(1);
-    const keys = parseJson(run).stacks[0].keys;
+    expect(run.code, described(run)).to.equal(1);
+    const keys = parseReport(run).stacks[0].keys;
     expect(keys.map((key) => [key.name, key.kind, key.recovery?.status])).to.deep.equal([
       ["pending", "pending-deletion", "skipped"],
       ["disabled", "disabled", "recovered"],
@@ -564,7 +520,7 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
     const check = await project.command(path.join(project.dir, "node_modules", ".bin", "kms-key-drift"), ["check"], {
       PATH: `${bin}${path.delimiter}${project.env.PATH}`,
     });
-    expect(check.code, output(check)).to.equal(0);
+    expect(check.code, described(check)).to.equal(0);
     const commands = fs.readFileSync(log, "utf8").trim().split("\n");
     expect(
       commands.some((line) => line.startsWith("preview")),
@@ -591,23 +547,23 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
     const delayed = () => kms.proxy.faultsApplied().delay ?? 0;
 
     /** Exit `code`, the report of a stack cancelled during its update, and a stack the next `up` can update. */
-    async function expectCancelledMidUpdate(run: RunningDrift, code: number): Promise<JsonReport> {
+    async function expectCancelledMidUpdate(run: RunningDrift, code: number): Promise<Report> {
       const result = await run.exited;
-      expect(result.code, output(result)).to.equal(code);
+      expect(result.code, described(result)).to.equal(code);
       expect(result.stderr).to.match(/SIG(INT|TERM) received: cancelling/);
-      const json = parseJson(result);
+      const json = parseReport(result);
       expect(json.exitCode).to.equal(code);
-      expect(json.stacks[0].result, output(result)).to.equal("cancelled");
+      expect(json.stacks[0].result, described(result)).to.equal("cancelled");
       expect(json.stacks[0].message).to.match(/during the update/);
       // Not left locked: the next update runs.
       const next = await project.up();
-      expect(next.code, output(next)).to.equal(0);
-      expect(output(next)).to.not.match(/currently locked/);
+      expect(next.code, described(next)).to.equal(0);
+      expect(described(next)).to.not.match(/currently locked/);
       return json;
     }
 
     /** The update in flight was finished, not cut off: the key is back, and the report says so from what it read. */
-    async function expectInFlightFinished(json: JsonReport, ids: Record<string, string>): Promise<void> {
+    async function expectInFlightFinished(json: Report, ids: Record<string, string>): Promise<void> {
       expect((await describeKey(ids.pending)).KeyState).to.equal("Enabled");
       const pending = json.stacks[0].keys.find((key) => key.name === "pending");
       expect(pending?.recovery).to.deep.include({ status: "recovered", keyState: "Enabled" });
@@ -648,7 +604,7 @@ describe(`e2e: kms-key-drift and the engine (${LEG.name} leg)`, function () {
 /** `up` of a new stack of the drift-check program: its three keys' IDs by name. */
 async function upKeys(project: Project): Promise<Record<string, string>> {
   const up = await project.up();
-  expect(up.code, output(up)).to.equal(0);
+  expect(up.code, described(up)).to.equal(0);
   const ids = (await project.stackOutputs()).keyIds as string[];
   return { pending: ids[0], disabled: ids[1], tagged: ids[2] };
 }

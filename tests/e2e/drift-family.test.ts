@@ -18,7 +18,8 @@ import { expect } from "chai";
 import { createForeignKey, outOfBand } from "../../testing/kms/out-of-band";
 import { CallLogEntry } from "../../testing/kms/proxy";
 import { startKmsServerWithProxy } from "../../testing/kms/server";
-import { CommandResult, packedTarball, Project } from "../../testing/pulumi/project";
+import { parseReport, tableLines } from "../../testing/drift-report";
+import { CommandResult, described, packedTarball, Project } from "../../testing/pulumi/project";
 import { legTools } from "../../testing/pulumi/tools";
 import { REPO_ROOT } from "../../testing/repo";
 import { LEGS } from "../../testing/versions";
@@ -33,58 +34,6 @@ const WINDOW_DAYS = 7;
 const ALIAS = "alias/orders";
 
 type Kms = Awaited<ReturnType<typeof startKmsServerWithProxy>>;
-
-/** One entry of the --json report (schema version 1), as far as these tests read it. */
-interface JsonEntry {
-  urn: string;
-  resource: string;
-  name: string;
-  keyId?: string;
-  arn?: string;
-  kind: string;
-  keyState?: string;
-  deletionDate?: string;
-  daysLeft?: number;
-  attributes: string[];
-  declaredEnabled?: boolean;
-  upWould: string;
-  recovery?: { status: string; actions: string[]; keyState?: string; message?: string };
-}
-
-interface JsonReport {
-  schemaVersion: number;
-  command: string;
-  dryRun: boolean;
-  checkedAt: string;
-  exitCode: number;
-  stacks: { stack: string; result: string; error?: string; keys: JsonEntry[] }[];
-}
-
-function parseJson(result: CommandResult): JsonReport {
-  try {
-    return JSON.parse(result.stdout) as JsonReport;
-  } catch {
-    throw new Error(`not JSON:\n${result.stdout}\n${result.stderr}`);
-  }
-}
-
-/** The table's heading and data rows: the cells of each line that starts with the table's vertical bar. */
-function table(stdout: string): { head: string[]; rows: string[][] } {
-  const lines = stdout
-    .split("\n")
-    .filter((line) => line.startsWith("│"))
-    .map((line) =>
-      line
-        .split("│")
-        .slice(1, -1)
-        .map((cell) => cell.trim()),
-    );
-  return { head: lines[0] ?? [], rows: lines.slice(1) };
-}
-
-function output(result: CommandResult): string {
-  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
-}
 
 const regionOf = (arn: string | undefined) => arn?.split(":")[3];
 
@@ -125,7 +74,7 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     await project.stackInit("dev");
     await project.configSet("read", "true");
     const up = await project.up();
-    expect(up.code, output(up)).to.equal(0);
+    expect(up.code, described(up)).to.equal(0);
     const outputs = await project.stackOutputs();
     arns = outputs.arns as typeof arns;
     aliasArns = outputs.aliasArns as typeof aliasArns;
@@ -158,8 +107,8 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     kms.proxy.resetCounts();
 
     const run = (checked = await drift("check", "--json"));
-    expect(run.code, output(run)).to.equal(2);
-    const json = parseJson(run);
+    expect(run.code, described(run)).to.equal(2);
+    const json = parseReport(run);
     expect(json).to.include({ command: "check", exitCode: 2 });
     const entries = json.stacks[0].keys;
     // Exactly the four the stack manages: the replica and the alias it reads with get are in the same live states.
@@ -199,8 +148,8 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     expect(writes(), "check changes nothing").to.deep.equal([]);
 
     const shown = await drift("check");
-    expect(shown.code, output(shown)).to.equal(2);
-    const { head, rows } = table(shown.stdout);
+    expect(shown.code, described(shown)).to.equal(2);
+    const [head, ...rows] = tableLines(shown.stdout);
     expect(head.slice(0, 5), shown.stdout).to.deep.equal(["Stack", "Resource", "Name", "ID/ARN", "Drift"]);
     expect(
       rows.map((row) => row.slice(0, 8)),
@@ -238,7 +187,7 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     expect(read).to.deep.equal({ "read-replica": arns.replica, "read-alias": aliasArns.primary });
     expect((await describeKey("eu-west-1", keyId)).KeyState).to.equal("PendingDeletion");
     expect(await aliasTarget("us-east-1")).to.equal(foreignKeyId);
-    const reported = parseJson(checked).stacks[0].keys.map((entry) => entry.urn);
+    const reported = parseReport(checked).stacks[0].keys.map((entry) => entry.urn);
     expect(
       reported.filter((urn) => /::read-/.test(urn)),
       "entries of resources read with get",
@@ -249,9 +198,9 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
   it("recover --dry-run plans a repair of all four, changes nothing (no write call) and exits 2", async () => {
     kms.proxy.resetCounts();
     const run = await drift("recover", "--dry-run", "--json");
-    expect(run.code, output(run)).to.equal(2);
+    expect(run.code, described(run)).to.equal(2);
     expect(
-      parseJson(run).stacks[0].keys.map((entry) => [entry.name, entry.recovery?.status, entry.recovery?.actions]),
+      parseReport(run).stacks[0].keys.map((entry) => [entry.name, entry.recovery?.status, entry.recovery?.actions]),
       run.stdout,
     ).to.deep.equal([
       ["replica", "planned", ["cancel the deletion", "enable"]],
@@ -269,8 +218,8 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
   it("recover repairs all four, each key in its own Region, each alias after its key; all recovered as read after; a check then exits 0", async () => {
     kms.proxy.resetCounts();
     const run = await drift("recover", "--json");
-    expect(run.code, output(run)).to.equal(0);
-    const entries = parseJson(run).stacks[0].keys;
+    expect(run.code, described(run)).to.equal(0);
+    const entries = parseReport(run).stacks[0].keys;
     expect(
       entries.map((entry) => [entry.name, entry.recovery?.status, entry.recovery?.actions, entry.recovery?.keyState]),
       run.stdout,
@@ -311,8 +260,8 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     expect((await describeKey("us-east-1", foreignKeyId)).KeyState).to.equal("Enabled");
 
     const after = await drift("check", "--json");
-    expect(after.code, output(after)).to.equal(0);
-    expect(parseJson(after).stacks[0]).to.deep.include({ result: "clean", keys: [] });
+    expect(after.code, described(after)).to.equal(0);
+    expect(parseReport(after).stacks[0]).to.deep.include({ result: "clean", keys: [] });
   });
 
   it("the family deleted for good: all four gone, each with what up would do; recover makes nothing, exit 1", async () => {
@@ -322,9 +271,9 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     kms.proxy.resetCounts();
 
     const check = await drift("check", "--json");
-    expect(check.code, output(check)).to.equal(2);
+    expect(check.code, described(check)).to.equal(2);
     expect(
-      parseJson(check).stacks[0].keys.map((entry) => [entry.resource, entry.name, entry.kind, entry.upWould]),
+      parseReport(check).stacks[0].keys.map((entry) => [entry.resource, entry.name, entry.kind, entry.upWould]),
       check.stdout,
     ).to.deep.equal([
       [
@@ -344,8 +293,8 @@ describe(`e2e: kms-key-drift over a key's family: replica key and aliases (${LEG
     ]);
 
     const recover = await drift("recover", "--json");
-    expect(recover.code, output(recover)).to.equal(1);
-    const entries = parseJson(recover).stacks[0].keys;
+    expect(recover.code, described(recover)).to.equal(1);
+    const entries = parseReport(recover).stacks[0].keys;
     expect(entries.map((entry) => [entry.name, entry.recovery?.status])).to.deep.equal([
       ["primary", "skipped"],
       ["primary-alias", "skipped"],

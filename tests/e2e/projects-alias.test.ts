@@ -17,7 +17,7 @@ import {
 import { expect } from "chai";
 import { outOfBand } from "../../testing/kms/out-of-band";
 import { startKmsServerWithProxy } from "../../testing/kms/server";
-import { CommandResult, packedTarball, Project } from "../../testing/pulumi/project";
+import { CommandResult, packedTarball, printed, Project } from "../../testing/pulumi/project";
 import { legTools } from "../../testing/pulumi/tools";
 import { REPO_ROOT } from "../../testing/repo";
 import { LEGS } from "../../testing/versions";
@@ -70,7 +70,7 @@ describe(`e2e: KmsAlias in a project folder (${LEG.name} leg)`, function () {
 
   async function upOk(...args: string[]): Promise<CommandResult> {
     const up = await project.up(...args);
-    expect(up.code, output(up)).to.equal(0);
+    expect(up.code, printed(up)).to.equal(0);
     return up;
   }
 
@@ -100,7 +100,7 @@ describe(`e2e: KmsAlias in a project folder (${LEG.name} leg)`, function () {
     await moto.send(new UpdateAliasCommand({ AliasName: "alias/orders", TargetKeyId: other }));
     kms.proxy.resetCounts();
     const preview = await project.preview("--refresh", "--diff");
-    expect(preview.code, output(preview)).to.equal(0);
+    expect(preview.code, printed(preview)).to.equal(0);
     expect(preview.stdout).to.match(new RegExp(`~ targetKeyId\\s*: "${other}" => "${keyId}"`));
     expect(preview.stdout).to.match(/~ 1 to update/);
     expect(writes(), "a preview changes nothing").to.deep.equal([]);
@@ -134,8 +134,8 @@ describe(`e2e: KmsAlias in a project folder (${LEG.name} leg)`, function () {
     kms.proxy.resetCounts();
     const refused = await project.up();
     expect(refused.code).to.not.equal(0);
-    expect(output(refused)).to.include(`points at KMS key arn:aws:kms:us-east-1:123456789012:key/${live} (Enabled)`);
-    expect(output(refused)).to.include('{ import: "alias/in-use" }');
+    expect(printed(refused)).to.include(`points at KMS key arn:aws:kms:us-east-1:123456789012:key/${live} (Enabled)`);
+    expect(printed(refused)).to.include('{ import: "alias/in-use" }');
     expect(writes()).to.deep.equal(["CreateAlias"]);
     expect(await aliasTargets()).to.include({ "alias/in-use": live });
 
@@ -147,7 +147,7 @@ describe(`e2e: KmsAlias in a project folder (${LEG.name} leg)`, function () {
     await project.configSet("read", "alias/in-use");
     kms.proxy.resetCounts();
     const up = await upOk();
-    expect(output(up)).to.include("KmsAlias alias/left-behind already existed").and.include("took it over");
+    expect(printed(up)).to.include("KmsAlias alias/left-behind already existed").and.include("took it over");
     expect(writes()).to.deep.equal(["CreateAlias", "UpdateAlias"]);
     expect(await aliasTargets()).to.include({ "alias/left-behind": keyId, "alias/in-use": live });
     const outputs = (await project.stackOutputs()).aliases as Record<string, unknown>;
@@ -158,7 +158,7 @@ describe(`e2e: KmsAlias in a project folder (${LEG.name} leg)`, function () {
   it("destroy deletes both aliases and schedules the key; the alias it only read stays", async () => {
     kms.proxy.resetCounts();
     const destroy = await project.destroy();
-    expect(destroy.code, output(destroy)).to.equal(0);
+    expect(destroy.code, printed(destroy)).to.equal(0);
     expect(writes().filter((op) => op === "DeleteAlias")).to.have.length(2);
     const targets = await aliasTargets();
     expect(targets).to.not.have.property("alias/orders");
@@ -169,7 +169,3 @@ describe(`e2e: KmsAlias in a project folder (${LEG.name} leg)`, function () {
     );
   });
 });
-
-function output(result: CommandResult): string {
-  return `${result.stdout}\n${result.stderr}`;
-}

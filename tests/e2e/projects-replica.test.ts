@@ -9,7 +9,7 @@ import { KMS_KEY_TYPE } from "../../cli/drift";
 import { outOfBand } from "../../testing/kms/out-of-band";
 import { CallLogEntry } from "../../testing/kms/proxy";
 import { startKmsServerWithProxy } from "../../testing/kms/server";
-import { CommandResult, packedTarball, Project } from "../../testing/pulumi/project";
+import { packedTarball, printed, Project } from "../../testing/pulumi/project";
 import { StateResource } from "../../testing/pulumi/state";
 import { legTools } from "../../testing/pulumi/tools";
 import { REPO_ROOT } from "../../testing/repo";
@@ -70,7 +70,7 @@ describe(`e2e: a primary KmsKey and its KmsReplicaKey through the engine (${LEG.
     await project.stackInit("dev");
     kms.proxy.resetCounts();
     const up = await project.up();
-    expect(up.code, output(up)).to.equal(0);
+    expect(up.code, printed(up)).to.equal(0);
     figures.push(`        up:                ${callsByRegion(kms.proxy.callLog)}`);
     const made = await family();
     const primaryArn = made.primary.outputs?.arn as string;
@@ -105,14 +105,14 @@ describe(`e2e: a primary KmsKey and its KmsReplicaKey through the engine (${LEG.
     expect((await describeKey(by("us-east-1"), primaryArn)).KeyState).to.equal("PendingReplicaDeletion");
 
     const drift = await project.preview("--refresh", "--diff");
-    expect(drift.code, output(drift)).to.equal(0);
-    expect(drift.stdout, output(drift)).to.match(/^\s*~ keyState\s*: "PendingDeletion" => "Enabled"$/m);
-    expect(drift.stdout, output(drift)).to.match(/^\s*~ keyState\s*: "PendingReplicaDeletion" => "Enabled"$/m);
+    expect(drift.code, printed(drift)).to.equal(0);
+    expect(drift.stdout, printed(drift)).to.match(/^\s*~ keyState\s*: "PendingDeletion" => "Enabled"$/m);
+    expect(drift.stdout, printed(drift)).to.match(/^\s*~ keyState\s*: "PendingReplicaDeletion" => "Enabled"$/m);
     expect(drift.stdout, "neither key is replaced").not.to.match(/\+-|to replace|to create/);
 
     kms.proxy.resetCounts();
     const recovered = await project.up("--refresh");
-    expect(recovered.code, output(recovered)).to.equal(0);
+    expect(recovered.code, printed(recovered)).to.equal(0);
     figures.push(`        up --refresh:      ${callsByRegion(kms.proxy.callLog)}`);
     expect(kms.proxy.calls("ReplicateKey"), "no new replica").to.equal(0);
     expect(kms.proxy.calls("CreateKey"), "no new primary").to.equal(0);
@@ -131,13 +131,13 @@ describe(`e2e: a primary KmsKey and its KmsReplicaKey through the engine (${LEG.
 
     kms.proxy.resetCounts();
     const noop = await project.up("--expect-no-changes");
-    expect(noop.code, `up after the recovery changes nothing:\n${output(noop)}`).to.equal(0);
+    expect(noop.code, `up after the recovery changes nothing:\n${printed(noop)}`).to.equal(0);
     expect(kms.proxy.writes(), "no write").to.deep.equal([]);
 
     kms.proxy.resetCounts();
     const destroyedAt = Date.now();
     const destroyed = await project.destroy();
-    expect(destroyed.code, output(destroyed)).to.equal(0);
+    expect(destroyed.code, printed(destroyed)).to.equal(0);
     figures.push(`        destroy:           ${callsByRegion(kms.proxy.callLog)}`);
     const replicaNow = await describeKey(by("eu-west-1"), replicaArn);
     expect(replicaNow.KeyState).to.equal("PendingDeletion");
@@ -159,7 +159,3 @@ describe(`e2e: a primary KmsKey and its KmsReplicaKey through the engine (${LEG.
     );
   });
 });
-
-function output(result: CommandResult): string {
-  return `${result.stdout}\n${result.stderr}`;
-}

@@ -14,7 +14,7 @@ import {
 import { expect } from "chai";
 import { outOfBand as straightToMoto } from "../../testing/kms/out-of-band";
 import { startKmsServerWithProxy } from "../../testing/kms/server";
-import { CommandResult, packedTarball, Project } from "../../testing/pulumi/project";
+import { CommandResult, packedTarball, printed, Project } from "../../testing/pulumi/project";
 import { legTools } from "../../testing/pulumi/tools";
 import { REPO_ROOT } from "../../testing/repo";
 import { LEGS } from "../../testing/versions";
@@ -69,7 +69,7 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
 
   async function upOk(...args: string[]): Promise<CommandResult> {
     const up = await project.up(...args);
-    expect(up.code, output(up)).to.equal(0);
+    expect(up.code, printed(up)).to.equal(0);
     return up;
   }
 
@@ -95,7 +95,7 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
     expect(await tagsOf(replicaArn)).to.not.have.property("team");
 
     const destroy = await project.destroy();
-    expect(destroy.code, output(destroy)).to.equal(0);
+    expect(destroy.code, printed(destroy)).to.equal(0);
     expect((await describeKey(primaryArn)).KeyState).to.match(/^Pending(Replica)?Deletion$/);
     expect((await describeKey(replicaArn)).KeyState, "the replica was only read").to.equal("Enabled");
   });
@@ -123,7 +123,7 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
 
     kms.proxy.resetCounts();
     const preview = await project.preview("--expect-no-changes");
-    expect(preview.code, output(preview)).to.equal(0);
+    expect(preview.code, printed(preview)).to.equal(0);
     await upOk("--expect-no-changes");
     expect(writes()).to.deep.equal([]);
     expect(Object.values(await stateArns())).to.deep.equal([arn]);
@@ -138,7 +138,7 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
 
     const preview = await project.preview();
     expect(preview.code).to.not.equal(0);
-    expect(output(preview)).to.include('region is "us-east-1" but the import option names a key in "eu-west-1"');
+    expect(printed(preview)).to.include('region is "us-east-1" but the import option names a key in "eu-west-1"');
     const up = await project.up();
     expect(up.code).to.not.equal(0);
     expect(writes()).to.deep.equal([]);
@@ -161,9 +161,9 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
     // resource stays in the state, pending deletion, and the next run deletes it first, in a new provider process.
     await configure({ failAfter: "true" });
     const replace = await project.up("--replace", key.urn);
-    expect(replace.code, output(replace)).to.not.equal(0);
-    expect(output(replace)).to.include("this resource fails on purpose");
-    expect(output(replace)).to.match(/created replacement/);
+    expect(replace.code, printed(replace)).to.not.equal(0);
+    expect(printed(replace)).to.include("this resource fails on purpose");
+    expect(printed(replace)).to.match(/created replacement/);
 
     // The next runs start new provider processes: nothing in memory remembers the replacement.
     await configure({ failAfter: "false" });
@@ -177,15 +177,11 @@ describe(`e2e: the provider's rules through the engine (${LEG.name} leg)`, funct
 
     // The resource that tracks the key still owns it: destroy schedules it, with the declared window.
     const destroy = await project.destroy();
-    expect(destroy.code, output(destroy)).to.equal(0);
+    expect(destroy.code, printed(destroy)).to.equal(0);
     expect((await describeKey(arn)).KeyState).to.equal("PendingDeletion");
   });
 });
 
 function regionOf(arn: string): string {
   return arn.split(":")[3];
-}
-
-function output(result: CommandResult): string {
-  return `${result.stdout}\n${result.stderr}`;
 }

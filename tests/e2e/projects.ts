@@ -17,7 +17,7 @@ import { expect } from "chai";
 import { MOTO_DEFAULT_ACCOUNT } from "../../testing/kms/accounts";
 import { outOfBand as straightToMoto } from "../../testing/kms/out-of-band";
 import { findFreePort, startKmsServerWithProxy } from "../../testing/kms/server";
-import { CommandResult, exampleNames, packedTarball, Project } from "../../testing/pulumi/project";
+import { CommandResult, exampleNames, packedTarball, printed, Project } from "../../testing/pulumi/project";
 import { StateResource } from "../../testing/pulumi/state";
 import { legTools } from "../../testing/pulumi/tools";
 import { Leg } from "../../testing/versions";
@@ -110,7 +110,7 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
 
         await project.pulumiOk(["config", "rm", "kmsEndpoint"]);
         const up = await project.up("--skip-preview");
-        expect(up.code, output(up)).to.equal(0);
+        expect(up.code, printed(up)).to.equal(0);
 
         // Nothing listens on the endpoint: as a wrong AWS_ENDPOINT_URL_KMS in a pipeline.
         const closedPort = await findFreePort();
@@ -159,12 +159,12 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
       await project.configSet("accountId", MOTO_DEFAULT_ACCOUNT);
 
       const preview = full ? await project.preview() : undefined;
-      if (preview) expect(preview.code, output(preview)).to.equal(0);
+      if (preview) expect(preview.code, printed(preview)).to.equal(0);
 
       const up = await project.up();
-      expect(up.code, output(up)).to.equal(0);
+      expect(up.code, printed(up)).to.equal(0);
       // The AWS SDK warns on Node.js 20 about its releases after January 2027; the provider turns that off.
-      expect(output(up), "the AWS SDK's Node.js warning").not.to.contain("NodeVersionSupportWarning");
+      expect(printed(up), "the AWS SDK's Node.js warning").not.to.contain("NodeVersionSupportWarning");
       const keys = await project.allKeys();
       const aliases = await project.aliases();
       expect(keys.length, "KmsKeys in the example").to.be.greaterThan(0);
@@ -185,7 +185,7 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
 
       if (full) {
         const settled = await project.preview("--refresh", "--expect-no-changes");
-        expect(settled.code, `a refreshed preview right after up plans nothing:\n${output(settled)}`).to.equal(0);
+        expect(settled.code, `a refreshed preview right after up plans nothing:\n${printed(settled)}`).to.equal(0);
       }
 
       // Behind Pulumi's back: every key is scheduled for deletion, replicas first; a primary whose replica still
@@ -200,16 +200,16 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
 
       if (full) {
         const drift = await project.preview("--refresh", "--diff");
-        expect(drift.code, output(drift)).to.equal(0);
+        expect(drift.code, printed(drift)).to.equal(0);
         // The visible diff of each key: `~ keyState: "PendingDeletion" => "Enabled"` (the CLI aligns the colons).
         const recoveries =
           drift.stdout.match(/^\s*~ keyState\s*: "(PendingDeletion|PendingReplicaDeletion)" => "Enabled"$/gm) ?? [];
-        expect(recoveries.length, output(drift)).to.equal(keys.length);
+        expect(recoveries.length, printed(drift)).to.equal(keys.length);
         expect(drift.stdout, "no key is replaced").not.to.match(/\+-|to replace|to create/);
       }
 
       const recovered = await project.up("--refresh");
-      expect(recovered.code, output(recovered)).to.equal(0);
+      expect(recovered.code, printed(recovered)).to.equal(0);
       const after = await project.allKeys();
       expect(arns(after), "the same keys, none new").to.deep.equal(arns(keys));
       for (const key of after) {
@@ -222,12 +222,12 @@ export function describeProjects(leg: Leg, suite: LegSuite = {}): void {
 
       if (full) {
         const noop = await project.up("--expect-no-changes");
-        expect(noop.code, `up after the recovery changes nothing:\n${output(noop)}`).to.equal(0);
+        expect(noop.code, `up after the recovery changes nothing:\n${printed(noop)}`).to.equal(0);
       }
 
       const destroyedAt = Date.now();
       const destroyed = await project.destroy();
-      expect(destroyed.code, output(destroyed)).to.equal(0);
+      expect(destroyed.code, printed(destroyed)).to.equal(0);
       for (const key of after) {
         const live = await describeKey(key);
         const window = key.inputs?.deletionWindowInDays as number;
@@ -272,15 +272,11 @@ function isReplica(key: StateResource): boolean {
  * no stack trace and no file of this package or of the provider host appear anywhere in its output.
  */
 function expectOneLine(result: CommandResult, message: RegExp): void {
-  const all = output(result);
+  const all = printed(result);
   expect(result.code, all).not.to.equal(0);
   expect(all, "a stack trace").not.to.match(/^\s+at \S/m);
   expect(all, "a file of the package or of the provider host").not.to.match(/pulumi-kms-key[\\/]dist|dynamic-provider/);
   const diagnostics = /^Diagnostics:\n([\s\S]*?)(?:^Outputs:|^Resources:|$(?![\s\S]))/m.exec(result.stdout)?.[1] ?? "";
   const lines = diagnostics.split("\n").filter((line) => message.test(line));
   expect(lines, `lines under Diagnostics matching ${message}:\n${all}`).to.have.length(1);
-}
-
-function output(result: { stdout: string; stderr: string }): string {
-  return `${result.stdout}\n${result.stderr}`;
 }

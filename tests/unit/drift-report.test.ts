@@ -20,6 +20,7 @@ import {
 import { checkExitCode, recoverExitCode, renderTable, Report, shownId } from "../../cli/report";
 import type { StackReport } from "../../cli/stacks";
 import { driftProperties } from "../../provider/schema";
+import { tableLines } from "../../testing/drift-report";
 import { REPO_ROOT } from "../../testing/repo";
 
 const NOW = new Date("2026-11-29T08:00:00.000Z");
@@ -218,33 +219,20 @@ describe("unit: kms-key-drift report", () => {
     });
     const base = { sequence: 0, timestamp: 0 };
     // A refresh that finds `name` gone, which was `was` before: its pre-event carries the state before the refresh.
-    const wentFrom = (name: string, was: Props, declaredNow: Props, type = KMS_ALIAS_TYPE): EngineEvent[] => [
-      {
-        ...base,
-        resourcePreEvent: {
-          metadata: {
-            op: "refresh",
-            urn: urn(name, type),
-            type,
-            provider: "",
-            old: stateOf(name, was, undefined, type),
-          },
-        },
-      },
-      {
-        ...base,
-        resOutputsEvent: {
-          metadata: {
-            op: "refresh",
-            urn: urn(name, type),
-            type,
-            provider: "",
-            old: stateOf(name, was, undefined, type),
-          },
-        },
-      },
-      ...keyEvents(name, undefined, declaredNow, "create", type),
-    ];
+    const wentFrom = (name: string, was: Props, declaredNow: Props, type = KMS_ALIAS_TYPE): EngineEvent[] => {
+      const metadata = {
+        op: "refresh" as const,
+        urn: urn(name, type),
+        type,
+        provider: "",
+        old: stateOf(name, was, undefined, type),
+      };
+      return [
+        { ...base, resourcePreEvent: { metadata } },
+        { ...base, resOutputsEvent: { metadata } },
+        ...keyEvents(name, undefined, declaredNow, "create", type),
+      ];
+    };
     const otherKey = "arn:aws:kms:us-east-1:111122223333:key/k-2";
     const observed = observeKeys([
       ...wentFrom("gone-key", LIVE, DECLARED, KMS_KEY_TYPE),
@@ -307,15 +295,7 @@ describe("unit: kms-key-drift report", () => {
         },
       ],
     };
-    const lines = renderTable(report)
-      .split("\n")
-      .filter((line) => line.startsWith("│"))
-      .map((line) =>
-        line
-          .split("│")
-          .slice(1, -1)
-          .map((cell) => cell.trim()),
-      );
+    const lines = tableLines(renderTable(report));
     expect(lines[0]).to.deep.equal([
       "Stack",
       "Resource",
